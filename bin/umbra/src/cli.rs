@@ -1,0 +1,181 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "umbra",
+    version,
+    about = "umbra: a chain node, local devnet and command-line client",
+    long_about = "umbra runs a chain node or a local devnet, and talks to a running node over JSON-RPC.\n\n\
+                  Start a devnet with `umbra devnet`, then in another shell try\n  \
+                  umbra transfer --from dev:alice --to dev:bob --amount 1.5 --wait\n  \
+                  umbra balance dev:bob"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Clone)]
+pub struct Global {
+    /// URL of the node's JSON-RPC endpoint.
+    #[arg(long, global = true, env = "UMBRA_RPC", default_value = umbra_rpc::DEFAULT_RPC_URL)]
+    pub rpc: String,
+    /// Print exactly one JSON value on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run a local single-node chain with ten funded dev accounts (dev:alice … dev:judy).
+    Devnet(DevnetArgs),
+    /// Run a node from a chain spec and a key file.
+    Node(NodeArgs),
+    /// Create or inspect keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// Send native tokens.
+    Transfer(TransferArgs),
+    /// Show an account's balance and nonce.
+    Balance(BalanceArgs),
+    /// Show a block (default: the latest).
+    Block(BlockArgs),
+    /// Look up a transaction by hash: pending, queued, or included with its receipt.
+    Tx(TxArgs),
+    /// Show the node's height, irreversible height, peers and mempool.
+    Status,
+    /// Measure performance.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Args)]
+pub struct DevnetArgs {
+    /// Where the devnet keeps its chain (default: ~/.umbra/devnet).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Address to serve JSON-RPC (HTTP and WebSocket) on.
+    #[arg(long, default_value = umbra_rpc::DEFAULT_RPC_ADDR)]
+    pub rpc: SocketAddr,
+    /// Milliseconds between blocks.
+    #[arg(long, default_value_t = 1000)]
+    pub block_time_ms: u64,
+    /// Delete the data dir first and start a new chain.
+    #[arg(long)]
+    pub fresh: bool,
+    /// State versions kept before pruning (0 keeps all).
+    #[arg(long, default_value_t = 1024)]
+    pub state_window: u64,
+}
+
+#[derive(Args)]
+pub struct NodeArgs {
+    /// Chain spec file (JSON).
+    #[arg(long)]
+    pub spec: PathBuf,
+    /// Where the node keeps its chain.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// The node's key file; it produces blocks if the key is an authority.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Address to serve JSON-RPC (HTTP and WebSocket) on.
+    #[arg(long = "rpc-addr", default_value = umbra_rpc::DEFAULT_RPC_ADDR)]
+    pub rpc_addr: SocketAddr,
+    /// Override the spec's block time, in milliseconds.
+    #[arg(long)]
+    pub block_time_ms: Option<u64>,
+    /// State versions kept before pruning (0 keeps all).
+    #[arg(long, default_value_t = 1024)]
+    pub state_window: u64,
+    /// fsync every block commit (survives power loss, not only process crashes).
+    #[arg(long)]
+    pub sync_writes: bool,
+}
+
+#[derive(Subcommand)]
+pub enum KeysCmd {
+    /// Generate a new key and write it to a file (readable only by you).
+    New {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Show the address and public key of a key file or a dev account (dev:NAME).
+    Show { key: String },
+}
+
+#[derive(Args)]
+pub struct TransferArgs {
+    /// Sender: a key file or dev:NAME.
+    #[arg(long)]
+    pub from: String,
+    /// Receiver: an umb1… address or dev:NAME.
+    #[arg(long)]
+    pub to: String,
+    /// Amount in tokens, up to 9 decimals (e.g. 1.5).
+    #[arg(long)]
+    pub amount: String,
+    /// Most fee to pay, in tokens.
+    #[arg(long, default_value = "0.001")]
+    pub max_fee: String,
+    /// Nonce to use (default: the next free one, counting pending transactions).
+    #[arg(long)]
+    pub nonce: Option<u64>,
+    /// Wait until the transaction is in a block and show its receipt.
+    #[arg(long)]
+    pub wait: bool,
+    /// Seconds to wait with --wait.
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+}
+
+#[derive(Args)]
+pub struct BalanceArgs {
+    /// An umb1… address or dev:NAME.
+    pub account: String,
+}
+
+#[derive(Args)]
+pub struct BlockArgs {
+    /// Height, block hash, or `latest`.
+    #[arg(default_value = "latest")]
+    pub at: String,
+}
+
+#[derive(Args)]
+pub struct TxArgs {
+    /// Transaction hash (64 hex characters).
+    pub hash: String,
+}
+
+#[derive(Subcommand)]
+pub enum BenchCmd {
+    /// Pre-signed transfers through the whole pipeline of a fresh in-process devnet:
+    /// RPC submit, signature check, mempool, execution, JMT + RocksDB commit.
+    Transfers(BenchTransfersArgs),
+}
+
+#[derive(Args)]
+pub struct BenchTransfersArgs {
+    /// Transfers to send.
+    #[arg(long, default_value_t = 60_000)]
+    pub txs: usize,
+    /// Funded sender accounts.
+    #[arg(long, default_value_t = 3_000)]
+    pub accounts: usize,
+    /// Milliseconds between blocks.
+    #[arg(long, default_value_t = 1000)]
+    pub block_time_ms: u64,
+    /// Transactions per tx_submitBatch call.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Submitters running at once.
+    #[arg(long, default_value_t = 2)]
+    pub clients: usize,
+}

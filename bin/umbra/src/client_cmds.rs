@@ -1,0 +1,148 @@
+//! Commands that talk to a running node: transfer, balance, block, tx, status.
+
+use crate::cli::{BalanceArgs, BlockArgs, Global, TransferArgs, TxArgs};
+use crate::output::emit;
+use crate::resolve::{address, signer};
+use anyhow::{Context, bail};
+use std::time::{Duration, Instant};
+use umbra_rpc::{BlockView, RpcClient, TxLookup, TxState};
+use umbra_types::{Hash, Payload, RefBlock, UnsignedTransaction, encode, format_amount, parse_amount};
+
+fn client(g: &Global) -> anyhow::Result<RpcClient> {
+    Ok(RpcClient::new(&g.rpc)?)
+}
+
+pub async fn transfer(a: TransferArgs, g: &Global) -> anyhow::Result<()> {
+    let key = signer(&a.from)?;
+    let to = address(&a.to)?;
+    let amount = parse_amount(&a.amount).context("--amount")?;
+    let max_fee = parse_amount(&a.max_fee).context("--max-fee")?;
+    let c = client(g)?;
+    let status = c.status().await?;
+    let head = c.head().await?;
+    let nonce = match a.nonce {
+        Some(n) => n,
+        None => c.account(&key.address()).await?.pending_nonce,
+    };
+    let tx = key.sign_transaction(UnsignedTransaction {
+        chain_id: status.chain_id,
+        sender: key.public(),
+        nonce,
+        ref_block: RefBlock::new(head.height, &head.hash),
+        max_fee,
+        payload: Payload::Transfer { to, amount },
+    });
+    let hash = c.submit(hex::encode(encode(&tx))).await?;
+    if !a.wait {
+        let lookup = c.tx(&hash).await.ok();
+        let state = lookup.as_ref().map(|l| l.status);
+        let v = serde_json::json!({ "hash": hash, "nonce": nonce, "status": state });
+        return emit(g.json, &v, || {
+            let note = match state {
+                Some(TxState::Queued) => " (queued: waiting for an earlier nonce)",
+                Some(TxState::Included) => " (included)",
+                _ => " (pending)",
+            };
+            format!("submitted {hash}{note}")
+        });
+    }
+    let lookup = wait_included(&c, &hash, Duration::from_secs(a.timeout)).await?;
+    let failed = lookup.receipt.as_ref().is_some_and(|r| r.status != "success");
+    emit(g.json, &lookup, || describe_tx(&lookup))?;
+    if failed {
+        bail!("transaction {hash} was included but failed");
+    }
+    Ok(())
+}
+
+async fn wait_included(c: &RpcClient, hash: &Hash, timeout: Duration) -> anyhow::Result<TxLookup> {
+    let start = Instant::now();
+    loop {
+        match c.tx(hash).await {
+            Ok(l) if l.status == TxState::Included => return Ok(l),
+            Ok(_) => {}
+            // Dropped from the mempool (e.g. its reference block expired).
+            Err(e) if e.code() == Some(umbra_rpc::ErrorCode::TxNotFound.code()) => {
+                bail!("transaction {hash} is no longer known to the node (dropped before inclusion)")
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if start.elapsed() > timeout {
+            bail!("transaction {hash} was not included within {}s", timeout.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn describe_tx(l: &TxLookup) -> String {
+    let status = match l.status {
+        TxState::Included => "included",
+        TxState::Pending => "pending (next in line for a block)",
+        TxState::Queued => "queued (waiting for an earlier nonce)",
+    };
+    let mut s = format!("transaction {}\n  status:  {status}", l.tx.hash);
+    s.push_str(&format!("\n  from:    {}\n  nonce:   {}\n  call:    {}", l.tx.sender, l.tx.nonce, l.tx.kind));
+    if let (Some(to), Some(amount)) = (&l.tx.to, &l.tx.amount) {
+        let amt = amount.parse::<u128>().map(format_amount).unwrap_or_else(|_| amount.clone());
+        s.push_str(&format!("\n  to:      {to}\n  amount:  {amt}"));
+    }
+    if let (Some(h), Some(bh)) = (l.block_height, &l.block_hash) {
+        s.push_str(&format!("\n  block:   {h} ({bh})"));
+    }
+    if let Some(r) = &l.receipt {
+        let fee = r.fee_paid.parse::<u128>().map(format_amount).unwrap_or_else(|_| r.fee_paid.clone());
+        s.push_str(&format!("\n  result:  {}", r.status));
+        if let Some(reason) = &r.fail_reason {
+            s.push_str(&format!(" ({reason})"));
+        }
+        s.push_str(&format!("\n  fee:     {fee}"));
+    }
+    s
+}
+
+pub async fn balance(a: BalanceArgs, g: &Global) -> anyhow::Result<()> {
+    let addr = address(&a.account)?;
+    let acct = client(g)?.account(&addr).await?;
+    emit(g.json, &acct, || {
+        format!("{}\n  balance: {}\n  nonce:   {} (next: {})", acct.address, acct.balance_display, acct.nonce, acct.pending_nonce)
+    })
+}
+
+pub async fn block(a: BlockArgs, g: &Global) -> anyhow::Result<()> {
+    let at = match a.at.parse::<u64>() {
+        Ok(n) => serde_json::Value::from(n),
+        Err(_) => serde_json::Value::from(a.at.clone()),
+    };
+    let b: BlockView = client(g)?.block(at).await?;
+    emit(g.json, &b, || {
+        let h = &b.header;
+        let mut s = format!(
+            "block {}\n  hash:        {}\n  parent:      {}\n  time (ms):   {}\n  proposer:    {}\n  state root:  {}\n  txs:         {}",
+            h.height, h.hash, h.parent_hash, h.timestamp_ms, h.proposer, h.state_root, b.transactions.len()
+        );
+        for t in b.transactions.iter().take(50) {
+            s.push_str(&format!("\n    {} {} nonce {}", t.hash, t.kind, t.nonce));
+        }
+        if b.transactions.len() > 50 {
+            s.push_str(&format!("\n    … and {} more (use --json for all)", b.transactions.len() - 50));
+        }
+        s
+    })
+}
+
+pub async fn tx(a: TxArgs, g: &Global) -> anyhow::Result<()> {
+    let hash: Hash = a.hash.parse().with_context(|| format!("`{}` is not a transaction hash", a.hash))?;
+    let l = client(g)?.tx(&hash).await?;
+    emit(g.json, &l, || describe_tx(&l))
+}
+
+pub async fn status(g: &Global) -> anyhow::Result<()> {
+    let s = client(g)?.status().await?;
+    emit(g.json, &s, || {
+        format!(
+            "chain {} ({} consensus, {} ms blocks), umbra {}\n  height:              {} ({})\n  irreversible height: {}\n  peers:               {}\n  mempool:             {} ready, {} queued\n  producing:           {}",
+            s.chain_id, s.consensus, s.block_time_ms, s.version, s.height, s.head_hash, s.irreversible_height, s.peers,
+            s.mempool_ready, s.mempool_queued, s.producing
+        )
+    })
+}

@@ -1,0 +1,43 @@
+//! `umbra`: the node, the devnet and the command-line client in one binary.
+//! Thin by design: argument parsing and printing here, everything else in the
+//! crates under `crates/`.
+
+mod bench;
+mod cli;
+mod client_cmds;
+mod keys_cmd;
+mod output;
+mod resolve;
+mod run_node;
+
+use clap::Parser;
+use cli::{Cli, Command};
+
+fn main() {
+    let cli = Cli::parse();
+    let json = cli.global.json;
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(run(cli)));
+    if let Err(e) = result {
+        output::print_error(&e, json);
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let g = cli.global;
+    match cli.command {
+        Command::Devnet(a) => run_node::devnet(a, &g).await,
+        Command::Node(a) => run_node::node(a, &g).await,
+        Command::Keys(a) => keys_cmd::keys(a, &g),
+        Command::Transfer(a) => client_cmds::transfer(a, &g).await,
+        Command::Balance(a) => client_cmds::balance(a, &g).await,
+        Command::Block(a) => client_cmds::block(a, &g).await,
+        Command::Tx(a) => client_cmds::tx(a, &g).await,
+        Command::Status => client_cmds::status(&g).await,
+        Command::Bench(a) => bench::bench(a, &g).await,
+    }
+}

@@ -1,0 +1,140 @@
+//! `umbra devnet` and `umbra node`: run a node until Ctrl-C.
+
+use crate::cli::{DevnetArgs, Global, NodeArgs};
+use anyhow::Context;
+use std::path::PathBuf;
+use umbra_crypto::{DEV_ACCOUNT_NAMES, dev_keypair};
+use umbra_node::{ChainSpec, MempoolConfig, Node, NodeConfig, dev_spec, load_key, now_ms};
+use umbra_storage::StoreConfig;
+use umbra_types::format_amount;
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn default_devnet_dir() -> PathBuf {
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".umbra").join("devnet"),
+        None => PathBuf::from(".umbra").join("devnet"),
+    }
+}
+
+async fn wait_for_shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn run_until_signal(node: Node) {
+    wait_for_shutdown().await;
+    tracing::info!(target: "umbra::node", "shutting down");
+    node.stop().await;
+}
+
+pub async fn devnet(a: DevnetArgs, g: &Global) -> anyhow::Result<()> {
+    init_logs();
+    let dir = a.data_dir.unwrap_or_else(default_devnet_dir);
+    if a.fresh && dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot delete {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let spec_path = dir.join("spec.json");
+    let spec = if spec_path.exists() {
+        ChainSpec::load(&spec_path)?
+    } else {
+        let (spec, _) = dev_spec(a.block_time_ms, now_ms());
+        spec.save(&spec_path)?;
+        spec
+    };
+    let node = Node::start(NodeConfig {
+        data_dir: dir.clone(),
+        spec: spec.clone(),
+        key: Some(dev_keypair("validator")),
+        rpc_addr: a.rpc,
+        block_time_ms: Some(a.block_time_ms),
+        store: StoreConfig { prune_window: a.state_window, ..StoreConfig::default() },
+        mempool: MempoolConfig::default(),
+    })
+    .await?;
+    let rpc_url = format!("http://{}", node.rpc_addr());
+    let mut accounts = Vec::new();
+    for name in DEV_ACCOUNT_NAMES {
+        let k = dev_keypair(name);
+        let acct = node.chain().account(&k.address())?;
+        accounts.push(serde_json::json!({
+            "name": format!("dev:{name}"),
+            "address": k.address(),
+            "balance": format_amount(acct.balance),
+            "secret_key": hex::encode(k.seed()),
+        }));
+    }
+    let head = node.chain().head();
+    if g.json {
+        let v = serde_json::json!({
+            "chain_id": spec.chain_id,
+            "rpc": rpc_url,
+            "data_dir": dir,
+            "height": head.height,
+            "block_time_ms": a.block_time_ms,
+            "accounts": accounts,
+        });
+        println!("{v}");
+    } else {
+        println!("umbra devnet — chain {} at height {}", spec.chain_id, head.height);
+        println!("RPC:      {rpc_url}  (HTTP and WebSocket)");
+        println!("data dir: {}", dir.display());
+        println!("blocks:   every {} ms\n", a.block_time_ms);
+        println!("Dev accounts (their keys are public: use them only on this devnet)");
+        for (i, acc) in accounts.iter().enumerate() {
+            println!(
+                "({i}) {:<10} {}  {} UMB",
+                acc["name"].as_str().unwrap_or_default(),
+                acc["address"].as_str().unwrap_or_default(),
+                acc["balance"].as_str().unwrap_or_default()
+            );
+        }
+        println!("\nTry:  umbra transfer --from dev:alice --to dev:bob --amount 1.5 --wait");
+        println!("Stop with Ctrl-C; run again to continue the same chain, or with --fresh to start over.");
+    }
+    run_until_signal(node).await;
+    Ok(())
+}
+
+pub async fn node(a: NodeArgs, g: &Global) -> anyhow::Result<()> {
+    init_logs();
+    let spec = ChainSpec::load(&a.spec)?;
+    let key = load_key(&a.key)?;
+    std::fs::create_dir_all(&a.data_dir).with_context(|| format!("cannot create {}", a.data_dir.display()))?;
+    let node = Node::start(NodeConfig {
+        data_dir: a.data_dir.clone(),
+        spec,
+        key: Some(key.clone()),
+        rpc_addr: a.rpc_addr,
+        block_time_ms: a.block_time_ms,
+        store: StoreConfig { prune_window: a.state_window, sync_writes: a.sync_writes },
+        mempool: MempoolConfig::default(),
+    })
+    .await?;
+    let head = node.chain().head();
+    let v = serde_json::json!({
+        "rpc": format!("http://{}", node.rpc_addr()),
+        "address": key.address(),
+        "height": head.height,
+    });
+    crate::output::emit(g.json, &v, || {
+        format!("umbra node {} serving RPC on http://{} at height {}", key.address(), node.rpc_addr(), head.height)
+    })?;
+    run_until_signal(node).await;
+    Ok(())
+}

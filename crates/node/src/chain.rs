@@ -1,0 +1,479 @@
+//! The chain: the block store and state, the executor and the consensus
+//! engine, with the two ways a block gets in — produced here or imported — both
+//! ending in the same atomic commit.
+
+use crate::spec::{ChainSpec, SpecError};
+use parking_lot::{Mutex, RwLock};
+use std::collections::BTreeMap;
+use umbra_consensus::{Consensus, ConsensusError};
+use umbra_crypto::{Keypair, verify_batch, verify_block_signature, verify_transaction};
+use umbra_runtime::{
+    Account, BlockContext, ChainParams, ExecError, ExecMode, Executor, RefBlocks, TxInvalid, genesis_changes, keys,
+};
+use umbra_storage::{StateUpdate, StateView, Store, StorageError};
+use umbra_types::{
+    Address, Block, Hash, Header, Height, PublicKey, Receipt, Signature, Transaction, decode_bounded, merkle_root,
+};
+
+/// Meta key holding the genesis hash, so a data dir cannot be reused with
+/// another spec.
+const META_GENESIS: &str = "genesis";
+
+/// Why a block was refused. Nothing is written when import fails.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("block is for chain {got}, this is chain {expected}")]
+    WrongChain { expected: u64, got: u64 },
+    #[error("block height {got} does not follow the head {head}")]
+    WrongHeight { head: Height, got: Height },
+    #[error("block parent {got} is not the head {head}")]
+    WrongParent { head: Hash, got: Hash },
+    #[error("block timestamp {ts} is more than {drift} ms ahead of the local clock {now}")]
+    FromTheFuture { ts: u64, now: u64, drift: u64 },
+    #[error("block has {count} transactions / {bytes} bytes, over the limits")]
+    TooBig { count: usize, bytes: u64 },
+    #[error("consensus: {0}")]
+    Consensus(#[from] ConsensusError),
+    #[error("block signature does not verify")]
+    BadBlockSignature,
+    #[error("transaction {index} has a bad signature")]
+    BadTxSignature { index: usize },
+    #[error("transaction root does not match the transactions")]
+    TxRootMismatch,
+    #[error("receipts root does not match re-execution")]
+    ReceiptsRootMismatch,
+    #[error("state root {got} does not match re-execution ({expected})")]
+    StateRootMismatch { expected: Hash, got: Hash },
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error("data dir holds chain with genesis {stored}, but the spec gives genesis {spec}: use another --data-dir (or --fresh for a devnet)")]
+    GenesisMismatch { stored: Hash, spec: Hash },
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    #[error("this node may not propose on top of the head")]
+    NotProposer,
+    #[error("block {height} no longer extends the head {head}")]
+    Stale { height: Height, head: Height },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A block ready to commit with what executing it produced.
+pub struct Executed {
+    pub block: Block,
+    pub receipts: Vec<Receipt>,
+    pub update: StateUpdate,
+    /// Transactions left out while producing, with the reason.
+    pub rejected: Vec<(Hash, TxInvalid)>,
+}
+
+/// Hash prefixes of the most recent blocks, for reference-block checks.
+struct Recent {
+    window: u64,
+    prefixes: BTreeMap<Height, [u8; 4]>,
+}
+
+impl Recent {
+    fn push(&mut self, h: &Header) {
+        let mut p = [0u8; 4];
+        p.copy_from_slice(&h.hash().0[..4]);
+        self.prefixes.insert(h.height, p);
+        let keep_from = h.height.saturating_sub(self.window + 1);
+        self.prefixes = self.prefixes.split_off(&keep_from);
+    }
+}
+
+impl RefBlocks for Recent {
+    fn hash_prefix(&self, height: Height) -> Option<[u8; 4]> {
+        self.prefixes.get(&height).copied()
+    }
+}
+
+pub struct Chain {
+    store: Store,
+    spec: ChainSpec,
+    consensus: Box<dyn Consensus>,
+    executor: Box<dyn Executor>,
+    head: RwLock<Header>,
+    recent: RwLock<Recent>,
+    /// Serialises produce/import/commit so two blocks never race for one height.
+    write: Mutex<()>,
+}
+
+fn genesis_block(spec: &ChainSpec, state_root: Hash) -> Block {
+    Block {
+        header: Header {
+            chain_id: spec.chain_id,
+            height: 0,
+            parent_hash: Hash::ZERO,
+            timestamp_ms: spec.genesis_time_ms,
+            proposer: PublicKey::default(),
+            tx_root: Hash::ZERO,
+            state_root,
+            receipts_root: Hash::ZERO,
+            consensus: vec![],
+            signature: Signature::default(),
+        },
+        transactions: vec![],
+    }
+}
+
+fn receipts_root(receipts: &[Receipt]) -> Hash {
+    merkle_root(&receipts.iter().map(Receipt::hash).collect::<Vec<_>>())
+}
+
+fn tx_root(txs: &[Transaction]) -> Hash {
+    merkle_root(&txs.iter().map(Transaction::hash).collect::<Vec<_>>())
+}
+
+impl Chain {
+    /// Opens the chain in `store`, writing genesis if the store is empty.
+    pub fn open(
+        store: Store,
+        spec: ChainSpec,
+        consensus: Box<dyn Consensus>,
+        executor: Box<dyn Executor>,
+    ) -> Result<Chain, ChainError> {
+        spec.validate()?;
+        let changes = genesis_changes(&spec.balances()?, spec.genesis_time_ms).map_err(SpecError::from)?;
+        let head = match store.head()? {
+            None => {
+                let (root, update) = store.prepare_state(&changes, 0)?;
+                let genesis = genesis_block(&spec, root);
+                store.commit_block(&genesis, &[], update)?;
+                store.meta_put(META_GENESIS, &genesis.hash().0)?;
+                tracing::info!(target: "umbra::chain", hash = %genesis.hash(), "wrote genesis");
+                genesis.header
+            }
+            Some((height, hash)) => {
+                let g = store.header(0)?.ok_or_else(|| ChainError::Corrupt("genesis header missing".into()))?;
+                // Recompute what the spec's genesis would be without writing it.
+                let expected = genesis_block(&spec, g.state_root);
+                let stored_ok = store.meta_get(META_GENESIS)?.as_deref() == Some(&g.hash().0[..]);
+                if g.hash() != expected.hash() || !stored_ok {
+                    return Err(ChainError::GenesisMismatch { stored: g.hash(), spec: expected.hash() });
+                }
+                if store.state_root(0).ok().is_some_and(|r| r != g.state_root) {
+                    return Err(ChainError::Corrupt("genesis state root differs from the stored state".into()));
+                }
+                let h = store.header(height)?.ok_or_else(|| ChainError::Corrupt(format!("head header {height} missing")))?;
+                if h.hash() != hash {
+                    return Err(ChainError::Corrupt(format!("head pointer {hash} does not match header {height}")));
+                }
+                h
+            }
+        };
+        let mut recent = Recent { window: spec.params.ref_block_window, prefixes: BTreeMap::new() };
+        let from = head.height.saturating_sub(spec.params.ref_block_window + 1);
+        for h in from..=head.height {
+            if let Some(hd) = store.header(h)? {
+                recent.push(&hd);
+            }
+        }
+        Ok(Chain {
+            store,
+            spec,
+            consensus,
+            executor,
+            head: RwLock::new(head),
+            recent: RwLock::new(recent),
+            write: Mutex::new(()),
+        })
+    }
+
+    pub fn spec(&self) -> &ChainSpec {
+        &self.spec
+    }
+
+    pub fn params(&self) -> &ChainParams {
+        &self.spec.params
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn consensus(&self) -> &dyn Consensus {
+        self.consensus.as_ref()
+    }
+
+    pub fn head(&self) -> Header {
+        self.head.read().clone()
+    }
+
+    pub fn irreversible_height(&self) -> Height {
+        self.consensus.irreversible_height(&self.head.read())
+    }
+
+    /// An account in the head state.
+    pub fn account(&self, addr: &Address) -> Result<Account, ChainError> {
+        let version = self.head.read().height;
+        match self.store.state_get(&keys::account(addr), version)? {
+            None => Ok(Account::default()),
+            Some(b) => decode_bounded(&b, 1024).map_err(|e| ChainError::Corrupt(format!("account {addr}: {e}"))),
+        }
+    }
+
+    /// Reference-block check for a transaction aimed at the next block.
+    pub fn check_ref_block(&self, tx: &Transaction) -> Result<(), TxInvalid> {
+        let next = self.head.read().height + 1;
+        umbra_runtime::check_ref_block(tx, next, self.params(), &*self.recent.read())
+    }
+
+    fn execute(&self, parent: &Header, header_fields: (u64, PublicKey), txs: &[Transaction], mode: ExecMode)
+        -> Result<umbra_runtime::BlockOutput, ExecError> {
+        let recent = self.recent.read();
+        let ctx = BlockContext {
+            chain_id: self.spec.chain_id,
+            height: parent.height + 1,
+            timestamp_ms: header_fields.0,
+            proposer: header_fields.1,
+            params: &self.spec.params,
+            ref_blocks: &*recent,
+        };
+        let state = self.store.state_at(parent.height);
+        self.executor.execute_block(&state as &dyn StateView, &ctx, txs, mode)
+    }
+
+    /// Builds and signs the next block from `candidates` (signatures already
+    /// verified), skipping the ones that cannot be included. Does not commit.
+    pub fn produce(&self, key: &Keypair, candidates: &[Transaction], now_ms: u64) -> Result<Executed, ChainError> {
+        let _w = self.write.lock();
+        let parent = self.head();
+        let slot = self.consensus.next_slot(&parent, &key.public(), now_ms).ok_or(ChainError::NotProposer)?;
+        let out = self.execute(&parent, (slot.timestamp_ms, key.public()), candidates, ExecMode::Produce)?;
+        let txs: Vec<Transaction> = out.included.iter().filter_map(|&i| candidates.get(i).cloned()).collect();
+        let rejected =
+            out.rejected.into_iter().filter_map(|(i, r)| candidates.get(i).map(|t| (t.hash(), r))).collect();
+        let (state_root, update) = self.store.prepare_state(&out.changes, parent.height + 1)?;
+        let mut block = Block {
+            header: Header {
+                chain_id: self.spec.chain_id,
+                height: parent.height + 1,
+                parent_hash: parent.hash(),
+                timestamp_ms: slot.timestamp_ms,
+                proposer: key.public(),
+                tx_root: tx_root(&txs),
+                state_root,
+                receipts_root: receipts_root(&out.receipts),
+                consensus: slot.consensus,
+                signature: Signature::default(),
+            },
+            transactions: txs,
+        };
+        key.sign_block(&mut block);
+        Ok(Executed { block, receipts: out.receipts, update, rejected })
+    }
+
+    /// Fully validates someone else's block against the head: chain rules,
+    /// consensus rules, signatures, and roots by re-execution. Does not commit.
+    pub fn validate(&self, block: Block, now_ms: u64) -> Result<Executed, ImportError> {
+        let parent = self.head();
+        let h = &block.header;
+        let p = self.params();
+        if h.chain_id != self.spec.chain_id {
+            return Err(ImportError::WrongChain { expected: self.spec.chain_id, got: h.chain_id });
+        }
+        if h.height != parent.height + 1 {
+            return Err(ImportError::WrongHeight { head: parent.height, got: h.height });
+        }
+        if h.parent_hash != parent.hash() {
+            return Err(ImportError::WrongParent { head: parent.hash(), got: h.parent_hash });
+        }
+        if h.timestamp_ms > now_ms.saturating_add(p.max_future_drift_ms) {
+            return Err(ImportError::FromTheFuture { ts: h.timestamp_ms, now: now_ms, drift: p.max_future_drift_ms });
+        }
+        let bytes: u64 = block.transactions.iter().map(|t| t.encoded_len() as u64).sum();
+        if block.transactions.len() as u64 > p.max_block_txs || bytes > p.max_block_bytes {
+            return Err(ImportError::TooBig { count: block.transactions.len(), bytes });
+        }
+        self.consensus.verify_header(h, &parent)?;
+        verify_block_signature(&block).map_err(|_| ImportError::BadBlockSignature)?;
+        verify_tx_signatures(&block.transactions)?;
+        if tx_root(&block.transactions) != h.tx_root {
+            return Err(ImportError::TxRootMismatch);
+        }
+        let out = self.execute(&parent, (h.timestamp_ms, h.proposer), &block.transactions, ExecMode::Import)?;
+        if receipts_root(&out.receipts) != h.receipts_root {
+            return Err(ImportError::ReceiptsRootMismatch);
+        }
+        let (root, update) = self.store.prepare_state(&out.changes, h.height)?;
+        if root != h.state_root {
+            return Err(ImportError::StateRootMismatch { expected: root, got: h.state_root });
+        }
+        Ok(Executed { block, receipts: out.receipts, update, rejected: vec![] })
+    }
+
+    /// Validates and commits a block from elsewhere.
+    pub fn import(&self, block: Block, now_ms: u64) -> Result<Header, ImportError> {
+        let _w = self.write.lock();
+        let ex = self.validate(block, now_ms)?;
+        self.commit_locked(ex).map_err(ImportError::from)
+    }
+
+    /// Commits a block this node produced.
+    pub fn commit(&self, ex: Executed) -> Result<Header, ChainError> {
+        let _w = self.write.lock();
+        self.commit_locked(ex)
+    }
+
+    fn commit_locked(&self, ex: Executed) -> Result<Header, ChainError> {
+        // The head may have moved since `produce` (it holds no lock across the
+        // call); refuse a block that no longer extends it.
+        let head = self.head();
+        if ex.block.header.parent_hash != head.hash() {
+            return Err(ChainError::Stale { height: ex.block.header.height, head: head.height });
+        }
+        self.store.commit_block(&ex.block, &ex.receipts, ex.update)?;
+        let header = ex.block.header;
+        self.recent.write().push(&header);
+        *self.head.write() = header.clone();
+        Ok(header)
+    }
+}
+
+/// Checks every transaction signature of a block, in one batch when all are
+/// valid (ZIP-215: batch and single verification agree).
+pub fn verify_tx_signatures(txs: &[Transaction]) -> Result<(), ImportError> {
+    let items: Vec<_> = txs.iter().map(|t| (t.sender, t.signing_hash(), t.signature)).collect();
+    if verify_batch(&items).is_ok() {
+        return Ok(());
+    }
+    match txs.iter().position(|t| verify_transaction(t).is_err()) {
+        Some(index) => Err(ImportError::BadTxSignature { index }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::dev_spec;
+    use umbra_crypto::dev_keypair;
+    use umbra_runtime::SequentialExecutor;
+    use umbra_storage::StoreConfig;
+    use umbra_types::{Payload, RefBlock, UnsignedTransaction};
+
+    fn open(dir: &std::path::Path) -> Chain {
+        let (spec, _) = dev_spec(100, 1_000);
+        let store = Store::open(dir, StoreConfig { prune_window: 16, sync_writes: false }).unwrap();
+        let consensus = spec.consensus_engine(100);
+        Chain::open(store, spec, consensus, Box::new(SequentialExecutor)).unwrap()
+    }
+
+    fn transfer(chain: &Chain, from: &str, nonce: u64, amount: u128) -> Transaction {
+        let k = dev_keypair(from);
+        let head = chain.head();
+        k.sign_transaction(UnsignedTransaction {
+            chain_id: chain.spec().chain_id,
+            sender: k.public(),
+            nonce,
+            ref_block: RefBlock::new(head.height, &head.hash()),
+            max_fee: 1_000_000,
+            payload: Payload::Transfer { to: dev_keypair("bob").address(), amount },
+        })
+    }
+
+    #[test]
+    fn produced_blocks_import_elsewhere_and_tampering_is_refused() {
+        let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a, b) = (open(da.path()), open(db.path()));
+        assert_eq!(a.head().hash(), b.head().hash(), "same spec, same genesis");
+        let v = dev_keypair("validator");
+        let mut now = 2_000;
+        for round in 0..20u64 {
+            let txs = vec![transfer(&a, "alice", round, 5), transfer(&a, "carol", round, 7)];
+            let ex = a.produce(&v, &txs, now).unwrap();
+            assert!(ex.rejected.is_empty());
+            let block = ex.block.clone();
+            a.commit(ex).unwrap();
+
+            // Each tampering is caught and writes nothing.
+            let head_before = b.head();
+            let mut bad = block.clone();
+            bad.header.state_root.0[0] ^= 1;
+            v.sign_block(&mut bad);
+            assert!(matches!(b.import(bad, now), Err(ImportError::StateRootMismatch { .. })));
+            let mut bad = block.clone();
+            bad.transactions.swap(0, 1);
+            v.sign_block(&mut bad);
+            assert!(matches!(b.import(bad, now), Err(ImportError::TxRootMismatch)));
+            let mut bad = block.clone();
+            bad.header.signature.0[3] ^= 1;
+            assert!(matches!(b.import(bad, now), Err(ImportError::BadBlockSignature)));
+            let mut bad = block.clone();
+            bad.transactions[0].signature.0[5] ^= 1;
+            assert!(matches!(b.import(bad, now), Err(ImportError::BadTxSignature { index: 0 })));
+            let mut bad = block.clone();
+            dev_keypair("mallory").sign_block(&mut bad);
+            assert!(matches!(b.import(bad, now), Err(ImportError::Consensus(_))));
+            let mut bad = block.clone();
+            bad.header.height += 1;
+            v.sign_block(&mut bad);
+            assert!(matches!(b.import(bad, now), Err(ImportError::WrongHeight { .. })));
+            assert!(matches!(b.import(block.clone(), now - 10_000), Err(ImportError::FromTheFuture { .. })));
+            assert_eq!(b.head(), head_before);
+
+            let h = b.import(block, now).unwrap();
+            assert_eq!(h, a.head());
+            now += 100;
+        }
+        assert_eq!(a.account(&dev_keypair("bob").address()).unwrap(), b.account(&dev_keypair("bob").address()).unwrap());
+    }
+
+    #[test]
+    fn reopening_resumes_at_the_head_and_rejects_another_spec() {
+        let d = tempfile::tempdir().unwrap();
+        let v = dev_keypair("validator");
+        let head = {
+            let c = open(d.path());
+            for i in 0..5u64 {
+                let ex = c.produce(&v, &[transfer(&c, "alice", i, 1)], 2_000 + i * 100).unwrap();
+                c.commit(ex).unwrap();
+            }
+            c.head()
+        };
+        let c = open(d.path());
+        assert_eq!(c.head(), head);
+        assert_eq!(c.account(&dev_keypair("alice").address()).unwrap().nonce, 5);
+        // Reference blocks from before the restart are still known.
+        assert!(c.check_ref_block(&transfer(&c, "alice", 5, 1)).is_ok());
+        drop(c);
+        let (mut other, _) = dev_spec(100, 1_000);
+        other.chain_id = 99;
+        let store = Store::open(d.path(), StoreConfig::default()).unwrap();
+        let engine = other.consensus_engine(100);
+        assert!(matches!(
+            Chain::open(store, other, engine, Box::new(SequentialExecutor)),
+            Err(ChainError::GenesisMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn producing_skips_invalid_transactions() {
+        let d = tempfile::tempdir().unwrap();
+        let c = open(d.path());
+        let v = dev_keypair("validator");
+        let good = transfer(&c, "alice", 0, 1);
+        let replay = good.clone();
+        let too_much = transfer(&c, "dave", 0, u128::MAX / 2);
+        let ex = c.produce(&v, &[good.clone(), replay, too_much], 2_000).unwrap();
+        // The overdraft is included with a failed receipt (it pays its fee); the replay is left out.
+        assert_eq!(ex.block.transactions.len(), 2);
+        assert_eq!(ex.rejected.len(), 1);
+        assert!(matches!(ex.receipts[1].status, umbra_types::TxStatus::Failed { .. }));
+        assert!(c.produce(&dev_keypair("alice"), &[], 2_000).is_err());
+    }
+}

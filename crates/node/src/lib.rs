@@ -1,0 +1,24 @@
+//! The umbra node: wiring, not rules.
+//!
+//! Owns: the chain (block store + state + executor + consensus engine, with
+//! the producer and importer paths that end in one atomic commit), the
+//! mempool, transaction admission, the block producer thread, the JSON-RPC
+//! server, chain specs and key files.
+//!
+//! Must not: define protocol rules — what a transaction does lives in
+//! `umbra-runtime`, who may propose in `umbra-consensus`, encodings in
+//! `umbra-types`. The wall clock is read here and passed down as an input.
+
+pub mod chain;
+pub mod keyfile;
+pub mod mempool;
+pub mod rpc_server;
+pub mod service;
+pub mod spec;
+pub mod submit;
+
+pub use chain::{Chain, ChainError, ImportError};
+pub use keyfile::{KeyFileError, load_key, save_key};
+pub use mempool::{Admission, Mempool, MempoolConfig, Rejection};
+pub use service::{Node, NodeConfig, NodeError, now_ms};
+pub use spec::{ChainSpec, dev_spec};

@@ -1,0 +1,171 @@
+//! The chain spec: everything that defines a chain at genesis.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use umbra_consensus::{Consensus, Solo};
+use umbra_crypto::{DEV_ACCOUNT_NAMES, Keypair, dev_keypair};
+use umbra_runtime::{ChainParams, GenesisError, genesis_changes};
+use umbra_types::{Address, Amount, PublicKey, parse_amount};
+
+/// Largest spec file read.
+const MAX_SPEC_BYTES: u64 = 16 * 1024 * 1024;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainSpec {
+    pub name: String,
+    pub chain_id: u64,
+    pub genesis_time_ms: u64,
+    pub consensus: ConsensusSpec,
+    pub balances: Vec<GenesisBalance>,
+    #[serde(default)]
+    pub params: ChainParams,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusSpec {
+    /// `solo` (one authority; devnets).
+    pub engine: String,
+    /// Public keys (hex) allowed to propose.
+    pub authorities: Vec<PublicKey>,
+    pub block_time_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisBalance {
+    pub address: Address,
+    /// Amount in base units, as a decimal string.
+    pub amount: String,
+    /// An optional label (dev account names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Why a spec cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("cannot read chain spec {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("chain spec {path} is not valid: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("chain spec is not valid: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Genesis(#[from] GenesisError),
+}
+
+impl ChainSpec {
+    pub fn load(path: &Path) -> Result<ChainSpec, SpecError> {
+        let p = path.display().to_string();
+        let meta = std::fs::metadata(path).map_err(|e| SpecError::Read { path: p.clone(), reason: e.to_string() })?;
+        if meta.len() > MAX_SPEC_BYTES {
+            return Err(SpecError::Read { path: p, reason: format!("file is over {MAX_SPEC_BYTES} bytes") });
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| SpecError::Read { path: p.clone(), reason: e.to_string() })?;
+        let spec: ChainSpec =
+            serde_json::from_str(&text).map_err(|e| SpecError::Parse { path: p, reason: e.to_string() })?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), SpecError> {
+        let text = serde_json::to_string_pretty(self).map_err(|e| SpecError::Invalid(e.to_string()))?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| SpecError::Read { path: path.display().to_string(), reason: e.to_string() })
+    }
+
+    pub fn validate(&self) -> Result<(), SpecError> {
+        if self.consensus.engine != "solo" {
+            return Err(SpecError::Invalid(format!(
+                "unknown consensus engine `{}` (this build supports `solo`)",
+                self.consensus.engine
+            )));
+        }
+        if self.consensus.authorities.len() != 1 {
+            return Err(SpecError::Invalid("the solo engine needs exactly one authority".into()));
+        }
+        if self.consensus.block_time_ms == 0 {
+            return Err(SpecError::Invalid("block_time_ms must be positive".into()));
+        }
+        if self.params.ref_block_window == 0 {
+            return Err(SpecError::Invalid("params.ref_block_window must be positive".into()));
+        }
+        genesis_changes(&self.balances()?, self.genesis_time_ms)?;
+        Ok(())
+    }
+
+    /// Genesis balances in base units.
+    pub fn balances(&self) -> Result<Vec<(Address, Amount)>, SpecError> {
+        self.balances
+            .iter()
+            .map(|b| {
+                b.amount
+                    .parse::<Amount>()
+                    .map(|a| (b.address, a))
+                    .map_err(|_| SpecError::Invalid(format!("balance of {} is not a base-unit integer: {}", b.address, b.amount)))
+            })
+            .collect()
+    }
+
+    /// The consensus engine the spec names, pacing blocks every `block_time_ms`.
+    pub fn consensus_engine(&self, block_time_ms: u64) -> Box<dyn Consensus> {
+        Box::new(Solo { authority: self.consensus.authorities[0], interval_ms: block_time_ms })
+    }
+}
+
+/// Balance of each dev account on a devnet.
+pub const DEV_BALANCE: &str = "1000000";
+
+/// The devnet spec: the ten `dev:` accounts funded, and the dev validator key
+/// as the single authority. All keys are public knowledge.
+pub fn dev_spec(block_time_ms: u64, genesis_time_ms: u64) -> (ChainSpec, Keypair) {
+    let validator = dev_keypair("validator");
+    let amount = parse_amount(DEV_BALANCE).unwrap_or_default().to_string();
+    let balances = DEV_ACCOUNT_NAMES
+        .iter()
+        .map(|n| GenesisBalance { address: dev_keypair(n).address(), amount: amount.clone(), name: Some(format!("dev:{n}")) })
+        .collect();
+    let spec = ChainSpec {
+        name: "umbra-devnet".into(),
+        chain_id: 1337,
+        genesis_time_ms,
+        consensus: ConsensusSpec { engine: "solo".into(), authorities: vec![validator.public()], block_time_ms },
+        balances,
+        params: ChainParams::default(),
+    };
+    (spec, validator)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_spec_round_trips_and_validates() {
+        let (spec, v) = dev_spec(1000, 5);
+        spec.validate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("spec.json");
+        spec.save(&p).unwrap();
+        assert_eq!(ChainSpec::load(&p).unwrap(), spec);
+        assert_eq!(spec.consensus.authorities, vec![v.public()]);
+        assert_eq!(spec.balances().unwrap().len(), 10);
+    }
+
+    #[test]
+    fn bad_specs_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("spec.json");
+        std::fs::write(&p, "{not json").unwrap();
+        assert!(matches!(ChainSpec::load(&p), Err(SpecError::Parse { .. })));
+        let (mut spec, _) = dev_spec(1000, 5);
+        spec.balances[1].address = spec.balances[0].address;
+        assert!(matches!(spec.validate(), Err(SpecError::Genesis(GenesisError::Duplicate(_)))));
+        let (mut spec, _) = dev_spec(1000, 5);
+        spec.balances[0].amount = "1.5".into();
+        assert!(matches!(spec.validate(), Err(SpecError::Invalid(_))));
+        assert!(matches!(ChainSpec::load(&dir.path().join("missing.json")), Err(SpecError::Read { .. })));
+    }
+}

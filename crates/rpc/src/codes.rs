@@ -1,0 +1,89 @@
+//! Numeric error codes of the RPC, documented in `docs/RPC.md`.
+
+/// Every application error the node returns. JSON-RPC's own codes (-32700
+/// parse error, -32600 invalid request, -32601 unknown method, -32602 invalid
+/// params, -32603 internal, -32007 request too big) are used as the spec says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum ErrorCode {
+    /// The transaction is not valid hex.
+    MalformedHex = 1001,
+    /// The bytes are not a valid transaction encoding (truncated, trailing bytes, bad tags).
+    DecodeFailed = 1002,
+    /// The transaction is larger than the chain allows.
+    TxTooLarge = 1003,
+    /// The signature does not verify, or the key is not a valid point.
+    BadSignature = 1004,
+    /// The transaction is for another chain.
+    WrongChainId = 1005,
+    /// The nonce was already used (a replay).
+    NonceTooLow = 1006,
+    /// The reference block is not on this chain (unknown height or hash prefix).
+    UnknownRefBlock = 1007,
+    /// The reference block is older than the validity window.
+    RefBlockExpired = 1008,
+    /// The sender cannot pay amount plus fee.
+    InsufficientBalance = 1009,
+    /// `max_fee` is below the chain's fee for this transaction.
+    FeeTooLow = 1010,
+    /// A transaction with the same sender and nonce is pending with an equal or higher fee.
+    ReplacementUnderpriced = 1011,
+    /// The same transaction is already pending or included.
+    AlreadyKnown = 1012,
+    /// The mempool is at its count or byte limit.
+    MempoolFull = 1013,
+    /// The sender has too many pending transactions.
+    SenderQueueFull = 1014,
+    /// The nonce is further ahead of the account nonce than the mempool holds.
+    NonceTooFarAhead = 1015,
+    /// The nonce does not follow the account nonce (only in block execution).
+    NonceGap = 1016,
+    /// No block at that height or hash.
+    BlockNotFound = 2001,
+    /// No transaction with that hash.
+    TxNotFound = 2002,
+    /// Not a valid `umb1…` address.
+    InvalidAddress = 2003,
+    /// Not a 64-hex-character hash.
+    InvalidHash = 2004,
+    /// Too many transactions in one batch.
+    BatchTooLarge = 2005,
+    /// The node failed internally (disk error); the request may be retried.
+    Internal = -32603,
+}
+
+impl ErrorCode {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    pub fn from_code(code: i32) -> Option<ErrorCode> {
+        use ErrorCode::*;
+        [
+            MalformedHex,
+            DecodeFailed,
+            TxTooLarge,
+            BadSignature,
+            WrongChainId,
+            NonceTooLow,
+            UnknownRefBlock,
+            RefBlockExpired,
+            InsufficientBalance,
+            FeeTooLow,
+            ReplacementUnderpriced,
+            AlreadyKnown,
+            MempoolFull,
+            SenderQueueFull,
+            NonceTooFarAhead,
+            NonceGap,
+            BlockNotFound,
+            TxNotFound,
+            InvalidAddress,
+            InvalidHash,
+            BatchTooLarge,
+            Internal,
+        ]
+        .into_iter()
+        .find(|c| c.code() == code)
+    }
+}

@@ -1,0 +1,68 @@
+//! Why a transaction cannot be included, and block execution errors.
+
+use umbra_types::Amount;
+
+/// Reasons a transaction cannot be included in a block. A block containing
+/// such a transaction is invalid. Each has a stable numeric code, shared with
+/// the RPC (`docs/RPC.md`).
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum TxInvalid {
+    #[error("transaction is {size} bytes, over the limit of {limit}")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("wrong chain id: expected {expected}, got {got}")]
+    WrongChainId { expected: u64, got: u64 },
+    #[error("bad signature")]
+    BadSignature,
+    #[error("nonce too low: account nonce is {expected}, transaction has {got} (replayed or already used)")]
+    NonceTooLow { expected: u64, got: u64 },
+    #[error("nonce gap: account nonce is {expected}, transaction has {got}")]
+    NonceGap { expected: u64, got: u64 },
+    #[error("reference block {height} is not a known block of this chain")]
+    UnknownRefBlock { height: u64 },
+    #[error("reference block {height} has expired (window is {window} blocks; current height {current})")]
+    RefBlockExpired { height: u64, window: u64, current: u64 },
+    #[error("insufficient balance: need {needed}, have {available}")]
+    InsufficientBalance { needed: Amount, available: Amount },
+    #[error("max fee {max_fee} is below the required fee {required}")]
+    FeeTooLow { max_fee: Amount, required: Amount },
+    #[error("state error: {0}")]
+    State(String),
+}
+
+impl TxInvalid {
+    /// Stable numeric code (see `docs/RPC.md`).
+    pub fn code(&self) -> i32 {
+        match self {
+            TxInvalid::TooLarge { .. } => 1003,
+            TxInvalid::BadSignature => 1004,
+            TxInvalid::WrongChainId { .. } => 1005,
+            TxInvalid::NonceTooLow { .. } => 1006,
+            TxInvalid::UnknownRefBlock { .. } => 1007,
+            TxInvalid::RefBlockExpired { .. } => 1008,
+            TxInvalid::InsufficientBalance { .. } => 1009,
+            TxInvalid::FeeTooLow { .. } => 1010,
+            TxInvalid::NonceGap { .. } => 1016,
+            TxInvalid::State(_) => -32603,
+        }
+    }
+}
+
+/// Codes of `TxStatus::Failed` receipts: the transaction was included and paid
+/// its fee, but its call had no effect.
+pub mod fail_codes {
+    /// The sender could pay the fee but not the amount.
+    pub const INSUFFICIENT_BALANCE: u16 = 1;
+    /// The receiver's balance would overflow.
+    pub const BALANCE_OVERFLOW: u16 = 2;
+}
+
+/// Why a block could not be executed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("transaction {index} is invalid: {reason}")]
+    InvalidTx { index: usize, reason: TxInvalid },
+    #[error("state error: {0}")]
+    State(#[from] umbra_storage::StorageError),
+    #[error("corrupt state record at key {key}: {reason}")]
+    CorruptState { key: String, reason: String },
+}

@@ -1,0 +1,282 @@
+//! Block execution behind one interface, so the node does not care whether
+//! transactions run one by one or in parallel.
+
+use crate::context::BlockContext;
+use crate::error::{ExecError, TxInvalid};
+use crate::fees::{required_fee, reward_pool};
+use crate::overlay::Overlay;
+use crate::validate::{check_ref_block, check_stateless};
+use crate::{Changes, keys, token};
+use umbra_storage::StateView;
+use umbra_types::{Amount, Payload, Receipt, Transaction, TxStatus, encode};
+
+/// Whether invalid transactions are skipped (the proposer building a block) or
+/// make the whole block invalid (an importer checking someone's block).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecMode {
+    Produce,
+    Import,
+}
+
+/// Result of executing a block.
+#[derive(Debug, Default)]
+pub struct BlockOutput {
+    /// Indices (into the input) of the transactions that made it into the block.
+    pub included: Vec<usize>,
+    /// Receipts of the included transactions, in block order.
+    pub receipts: Vec<Receipt>,
+    /// Input transactions left out, with the reason (only in `Produce` mode).
+    pub rejected: Vec<(usize, TxInvalid)>,
+    /// The block's state changes, including the block record and fees.
+    pub changes: Changes,
+}
+
+/// Executes the transactions of one block against the pre-state.
+///
+/// Signatures must have been verified by the caller.
+pub trait Executor: Send + Sync {
+    fn execute_block(
+        &self,
+        state: &dyn StateView,
+        ctx: &BlockContext<'_>,
+        txs: &[Transaction],
+        mode: ExecMode,
+    ) -> Result<BlockOutput, ExecError>;
+}
+
+/// Runs transactions one after another in block order.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SequentialExecutor;
+
+impl Executor for SequentialExecutor {
+    fn execute_block(
+        &self,
+        state: &dyn StateView,
+        ctx: &BlockContext<'_>,
+        txs: &[Transaction],
+        mode: ExecMode,
+    ) -> Result<BlockOutput, ExecError> {
+        let mut overlay = Overlay::new(state);
+        begin_block(&mut overlay, ctx);
+        let mut out = BlockOutput::default();
+        let mut fees: Amount = 0;
+        for (i, tx) in txs.iter().enumerate() {
+            match apply_transaction(&mut overlay, ctx, tx)? {
+                Ok(receipt) => {
+                    fees = fees.saturating_add(receipt.fee_paid);
+                    out.included.push(i);
+                    out.receipts.push(receipt);
+                }
+                Err(reason) => match mode {
+                    ExecMode::Import => return Err(ExecError::InvalidTx { index: i, reason }),
+                    ExecMode::Produce => out.rejected.push((i, reason)),
+                },
+            }
+        }
+        end_block(&mut overlay, fees)?;
+        out.changes = overlay.into_changes();
+        Ok(out)
+    }
+}
+
+/// Writes the block record; every block changes state through it.
+pub fn begin_block(overlay: &mut Overlay<'_>, ctx: &BlockContext<'_>) {
+    overlay.put(keys::block_info(), encode(&(ctx.height, ctx.timestamp_ms)));
+}
+
+/// Credits the block's fees to the reward pool as one delta.
+pub fn end_block(overlay: &mut Overlay<'_>, fees: Amount) -> Result<(), ExecError> {
+    if fees == 0 {
+        return Ok(());
+    }
+    let pool = reward_pool();
+    let mut acct = overlay.account(&pool)?;
+    acct.balance = acct.balance.saturating_add(fees);
+    overlay.set_account(&pool, &acct);
+    Ok(())
+}
+
+/// Applies one transaction. `Ok(Err(_))` means the transaction cannot be
+/// included and the overlay is unchanged; `Err(_)` is a state failure that
+/// stops the block.
+///
+/// The fee is taken and the nonce bumped before the call runs; the call's own
+/// writes happen in a child overlay that is dropped if the call fails. The fee
+/// itself is returned in the receipt and credited at the end of the block.
+pub fn apply_transaction(
+    overlay: &mut Overlay<'_>,
+    ctx: &BlockContext<'_>,
+    tx: &Transaction,
+) -> Result<Result<Receipt, TxInvalid>, ExecError> {
+    if let Err(e) = check_stateless(tx, ctx.chain_id, ctx.params) {
+        return Ok(Err(e));
+    }
+    if let Err(e) = check_ref_block(tx, ctx.height, ctx.params, ctx.ref_blocks) {
+        return Ok(Err(e));
+    }
+    let fee = required_fee(ctx.params, tx);
+    if tx.max_fee < fee {
+        return Ok(Err(TxInvalid::FeeTooLow { max_fee: tx.max_fee, required: fee }));
+    }
+    let from = tx.sender_address();
+    let mut sender = overlay.account(&from)?;
+    if tx.nonce < sender.nonce {
+        return Ok(Err(TxInvalid::NonceTooLow { expected: sender.nonce, got: tx.nonce }));
+    }
+    if tx.nonce > sender.nonce {
+        return Ok(Err(TxInvalid::NonceGap { expected: sender.nonce, got: tx.nonce }));
+    }
+    if sender.balance < fee {
+        return Ok(Err(TxInvalid::InsufficientBalance { needed: fee, available: sender.balance }));
+    }
+    sender.balance -= fee;
+    sender.nonce += 1;
+    overlay.set_account(&from, &sender);
+
+    let call = {
+        let mut child = Overlay::new(&*overlay);
+        let r = match &tx.payload {
+            Payload::Transfer { to, amount } => token::transfer(&mut child, &from, to, *amount)?,
+        };
+        r.map(|events| (events, child.into_changes()))
+    };
+    let (status, events) = match call {
+        Ok((events, writes)) => {
+            overlay.absorb(writes);
+            (TxStatus::Success, events)
+        }
+        Err(f) => (TxStatus::Failed { code: f.code, reason: f.reason }, vec![]),
+    };
+    Ok(Ok(Receipt { tx_hash: tx.hash(), status, fee_paid: fee, events }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::Account;
+    use crate::context::RefBlocks;
+    use crate::fees::reward_pool;
+    use crate::params::ChainParams;
+    use proptest::prelude::*;
+    use umbra_crypto::{Keypair, dev_keypair};
+    use umbra_storage::MemState;
+    use umbra_types::{Address, Event, RefBlock, UnsignedTransaction, decode_bounded};
+
+    struct Refs;
+    impl RefBlocks for Refs {
+        fn hash_prefix(&self, height: u64) -> Option<[u8; 4]> {
+            Some((height as u32).to_le_bytes())
+        }
+    }
+
+    fn ref_at(h: u64) -> RefBlock {
+        RefBlock { height: h, hash_prefix: (h as u32).to_le_bytes() }
+    }
+
+    fn tx(k: &Keypair, nonce: u64, to: Address, amount: u128) -> Transaction {
+        k.sign_transaction(UnsignedTransaction {
+            chain_id: 7,
+            sender: k.public(),
+            nonce,
+            ref_block: ref_at(9),
+            max_fee: 1_000_000_000,
+            payload: Payload::Transfer { to, amount },
+        })
+    }
+
+    fn state(balances: &[(Address, u128)]) -> MemState {
+        let mut m = MemState::default();
+        for (a, b) in balances {
+            m.0.insert(keys::account(a), encode(&Account { balance: *b, nonce: 0 }));
+        }
+        m
+    }
+
+    fn run(st: &MemState, txs: &[Transaction], mode: ExecMode) -> Result<BlockOutput, ExecError> {
+        let params = ChainParams::default();
+        let ctx = BlockContext {
+            chain_id: 7,
+            height: 10,
+            timestamp_ms: 1,
+            proposer: Default::default(),
+            params: &params,
+            ref_blocks: &Refs,
+        };
+        SequentialExecutor.execute_block(st, &ctx, txs, mode)
+    }
+
+    fn account_after(st: &MemState, out: &BlockOutput, a: &Address) -> Account {
+        let v = out.changes.get(&keys::account(a)).cloned().flatten().or_else(|| st.0.get(&keys::account(a)).cloned());
+        v.map(|b| decode_bounded(&b, 1024).unwrap()).unwrap_or_default()
+    }
+
+    #[test]
+    fn transfer_moves_funds_and_pays_fee() {
+        let (a, b) = (dev_keypair("alice"), dev_keypair("bob"));
+        let st = state(&[(a.address(), 1_000_000_000)]);
+        let t = tx(&a, 0, b.address(), 100);
+        let fee = required_fee(&ChainParams::default(), &t);
+        let out = run(&st, &[t.clone()], ExecMode::Import).unwrap();
+        assert_eq!(out.receipts[0].status, TxStatus::Success);
+        assert_eq!(out.receipts[0].fee_paid, fee);
+        assert_eq!(out.receipts[0].events, vec![Event::Transfer { from: a.address(), to: b.address(), amount: 100 }]);
+        assert_eq!(account_after(&st, &out, &a.address()), Account { balance: 1_000_000_000 - 100 - fee, nonce: 1 });
+        assert_eq!(account_after(&st, &out, &b.address()).balance, 100);
+        assert_eq!(account_after(&st, &out, &reward_pool()).balance, fee);
+    }
+
+    #[test]
+    fn failed_call_keeps_fee_and_nonce_only() {
+        let (a, b) = (dev_keypair("alice"), dev_keypair("bob"));
+        let st = state(&[(a.address(), 1_000_000)]);
+        let t = tx(&a, 0, b.address(), 10_000_000);
+        let fee = required_fee(&ChainParams::default(), &t);
+        let out = run(&st, &[t], ExecMode::Import).unwrap();
+        assert!(matches!(out.receipts[0].status, TxStatus::Failed { code: 1, .. }));
+        assert_eq!(account_after(&st, &out, &a.address()), Account { balance: 1_000_000 - fee, nonce: 1 });
+        assert_eq!(account_after(&st, &out, &b.address()).balance, 0);
+    }
+
+    #[test]
+    fn invalid_transactions_skipped_when_producing_and_fatal_when_importing() {
+        let (a, b) = (dev_keypair("alice"), dev_keypair("bob"));
+        let st = state(&[(a.address(), 1_000_000_000)]);
+        let good = tx(&a, 0, b.address(), 1);
+        let replay = good.clone();
+        let gap = tx(&a, 5, b.address(), 1);
+        let poor = tx(&b, 0, a.address(), 1);
+        let mut expired = tx(&a, 1, b.address(), 1);
+        expired.ref_block = ref_at(1);
+        let mut cheap = tx(&a, 1, b.address(), 1);
+        cheap.max_fee = 1;
+        let mut wrong_ref = tx(&a, 1, b.address(), 1);
+        wrong_ref.ref_block.hash_prefix = [9; 4];
+        let txs = vec![good, replay, gap, poor, expired, cheap, wrong_ref];
+        let out = run(&st, &txs, ExecMode::Produce).unwrap();
+        assert_eq!(out.included, vec![0]);
+        let codes: Vec<i32> = out.rejected.iter().map(|(_, r)| r.code()).collect();
+        assert_eq!(codes, vec![1006, 1016, 1009, 1008, 1010, 1007]);
+        let err = run(&st, &txs, ExecMode::Import).unwrap_err();
+        assert!(matches!(err, ExecError::InvalidTx { index: 1, reason: TxInvalid::NonceTooLow { .. } }));
+    }
+
+    proptest! {
+        // Whatever the transfers, no base unit is created or destroyed.
+        #[test]
+        fn supply_is_conserved(moves in proptest::collection::vec((0usize..4, 0usize..4, 0u128..600_000_000, any::<bool>()), 0..40)) {
+            let ks: Vec<Keypair> = ["alice", "bob", "carol", "dave"].iter().map(|n| dev_keypair(n)).collect();
+            let st = state(&ks.iter().map(|k| (k.address(), 1_000_000_000)).collect::<Vec<_>>());
+            let mut nonces = [0u64; 4];
+            let txs: Vec<Transaction> = moves.iter().map(|(f, t, amt, skip_nonce)| {
+                let n = nonces[*f] + u64::from(*skip_nonce);
+                if !*skip_nonce { nonces[*f] += 1; }
+                tx(&ks[*f], n, ks[*t].address(), *amt)
+            }).collect();
+            let out = run(&st, &txs, ExecMode::Produce).unwrap();
+            let mut total = account_after(&st, &out, &reward_pool()).balance;
+            for k in &ks { total += account_after(&st, &out, &k.address()).balance; }
+            prop_assert_eq!(total, 4_000_000_000u128);
+            prop_assert_eq!(out.included.len() + out.rejected.len(), txs.len());
+        }
+    }
+}

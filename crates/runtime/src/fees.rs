@@ -1,0 +1,29 @@
+//! The fee policy (written up in `docs/FEES.md`).
+//!
+//! fee = fee_base + fee_per_byte × encoded size + per-operation fee.
+//! The sender's `max_fee` must cover it; only the computed fee is charged.
+//! Fees go to the reward pool account, credited once at the end of the block
+//! as one commutative delta so fees never make transactions conflict.
+
+use crate::params::ChainParams;
+use umbra_types::{Address, Amount, Payload, Transaction};
+
+/// Label of the reward pool's system address.
+pub const REWARD_POOL: &str = "reward-pool";
+
+/// The address that collects fees.
+pub fn reward_pool() -> Address {
+    Address::system(REWARD_POOL)
+}
+
+/// The fee the chain charges for `tx`. Saturates rather than wraps, so an
+/// absurd parameter makes transactions unaffordable instead of free.
+pub fn required_fee(params: &ChainParams, tx: &Transaction) -> Amount {
+    let op = match tx.payload {
+        Payload::Transfer { .. } => params.fee_transfer,
+    };
+    params
+        .fee_base
+        .saturating_add(params.fee_per_byte.saturating_mul(tx.encoded_len() as Amount))
+        .saturating_add(op)
+}

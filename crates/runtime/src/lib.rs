@@ -1,0 +1,38 @@
+//! The umbra state machine.
+//!
+//! Owns: the rules for what a transaction does to state — accounts, native
+//! token transfers, fees, events — the checks a transaction must pass to be
+//! included (chain id, nonce, fee, balance, reference block), the resource set
+//! every call declares, and block execution behind the [`Executor`] interface.
+//!
+//! Must not: do IO, read clocks or OS randomness, iterate hash maps, or use
+//! floats. Everything it needs (state, block time, recent block hashes) comes
+//! in as an input, so every node computes the same result.
+
+pub mod account;
+pub mod context;
+pub mod error;
+pub mod executor;
+pub mod fees;
+pub mod genesis;
+pub mod keys;
+pub mod overlay;
+pub mod params;
+pub mod resources;
+pub mod token;
+pub mod validate;
+
+pub use account::Account;
+pub use context::{BlockContext, RefBlocks};
+pub use error::{ExecError, TxInvalid, fail_codes};
+pub use executor::{BlockOutput, ExecMode, Executor, SequentialExecutor};
+pub use fees::{REWARD_POOL, required_fee};
+pub use genesis::{GenesisError, genesis_changes};
+pub use overlay::Overlay;
+pub use params::ChainParams;
+pub use resources::{ResourceSet, resources_of};
+pub use validate::{check_ref_block, check_stateless};
+
+/// State changes of a block: key → new value, `None` for a deletion. A
+/// `BTreeMap` so iteration order is the same on every node.
+pub type Changes = std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>;

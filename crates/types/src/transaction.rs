@@ -1,0 +1,184 @@
+//! Transactions: what a user signs and submits.
+
+use crate::hash::{Hash, sha256, sha256_parts};
+use crate::keys::{Address, PublicKey, Signature};
+use crate::{Amount, ChainId, Height, codec};
+use borsh::{BorshDeserialize, BorshSerialize};
+
+/// Domain separator for transaction signatures, so a transaction signature
+/// can never be reused as a block signature or anything else.
+pub const TX_SIGNING_DOMAIN: &[u8] = b"umbra/tx/v1";
+
+/// A recent block a transaction is anchored to. The transaction is valid only
+/// while that block is on the chain and at most the validity window old, so a
+/// transaction cannot be replayed on a fork or held back for ever.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize)]
+pub struct RefBlock {
+    pub height: Height,
+    /// First 4 bytes of the referenced block's hash.
+    pub hash_prefix: [u8; 4],
+}
+
+impl RefBlock {
+    pub fn new(height: Height, hash: &Hash) -> Self {
+        let mut p = [0u8; 4];
+        p.copy_from_slice(&hash.0[..4]);
+        RefBlock { height, hash_prefix: p }
+    }
+}
+
+/// What a transaction does. New call types are appended as new variants so old
+/// encodings stay valid.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Payload {
+    /// Move native tokens from the sender to `to`.
+    Transfer { to: Address, amount: Amount },
+}
+
+impl Payload {
+    /// Short name of the call, used in receipts, fees and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Payload::Transfer { .. } => "transfer",
+        }
+    }
+}
+
+/// The fields a sender signs.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct UnsignedTransaction {
+    pub chain_id: ChainId,
+    pub sender: PublicKey,
+    pub nonce: u64,
+    pub ref_block: RefBlock,
+    /// The most the sender agrees to pay in fees; the charged fee is the
+    /// chain's fee for this transaction, which must not exceed it.
+    pub max_fee: Amount,
+    pub payload: Payload,
+}
+
+impl UnsignedTransaction {
+    /// The 32-byte message that is signed: a domain-separated hash of the
+    /// canonical encoding.
+    pub fn signing_hash(&self) -> Hash {
+        sha256_parts(&[TX_SIGNING_DOMAIN, &codec::encode(self)])
+    }
+
+    pub fn with_signature(self, signature: Signature) -> Transaction {
+        Transaction {
+            chain_id: self.chain_id,
+            sender: self.sender,
+            nonce: self.nonce,
+            ref_block: self.ref_block,
+            max_fee: self.max_fee,
+            payload: self.payload,
+            signature,
+        }
+    }
+}
+
+/// A signed transaction.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Transaction {
+    pub chain_id: ChainId,
+    pub sender: PublicKey,
+    pub nonce: u64,
+    pub ref_block: RefBlock,
+    pub max_fee: Amount,
+    pub payload: Payload,
+    pub signature: Signature,
+}
+
+impl Transaction {
+    /// Hash of the whole signed encoding; identifies the transaction.
+    pub fn hash(&self) -> Hash {
+        sha256(&codec::encode(self))
+    }
+
+    pub fn sender_address(&self) -> Address {
+        self.sender.address()
+    }
+
+    pub fn unsigned(&self) -> UnsignedTransaction {
+        UnsignedTransaction {
+            chain_id: self.chain_id,
+            sender: self.sender,
+            nonce: self.nonce,
+            ref_block: self.ref_block,
+            max_fee: self.max_fee,
+            payload: self.payload.clone(),
+        }
+    }
+
+    pub fn signing_hash(&self) -> Hash {
+        self.unsigned().signing_hash()
+    }
+
+    /// Size of the canonical encoding, which is what fees per byte are charged on.
+    pub fn encoded_len(&self) -> usize {
+        // chain_id 8 + sender 32 + nonce 8 + ref 12 + max_fee 16 + signature 64
+        140 + match &self.payload {
+            Payload::Transfer { .. } => 1 + 32 + 16,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{decode_bounded, encode};
+    use proptest::prelude::*;
+
+    pub(crate) fn arb_tx() -> impl Strategy<Value = Transaction> {
+        (any::<u64>(), any::<[u8; 32]>(), any::<u64>(), any::<u64>(), any::<[u8; 4]>(), any::<u128>(), any::<[u8; 32]>(), any::<u128>(), any::<[u8; 32]>())
+            .prop_map(|(chain_id, pk, nonce, h, pre, fee, to, amount, sig)| {
+                let mut s = [0u8; 64];
+                s[..32].copy_from_slice(&sig);
+                Transaction {
+                    chain_id,
+                    sender: PublicKey(pk),
+                    nonce,
+                    ref_block: RefBlock { height: h, hash_prefix: pre },
+                    max_fee: fee,
+                    payload: Payload::Transfer { to: Address(to), amount },
+                    signature: Signature(s),
+                }
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(tx in arb_tx()) {
+            let bytes = encode(&tx);
+            prop_assert_eq!(bytes.len(), tx.encoded_len());
+            let back: Transaction = decode_bounded(&bytes, 1 << 16).unwrap();
+            prop_assert_eq!(&back, &tx);
+            prop_assert_eq!(back.hash(), tx.hash());
+        }
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = decode_bounded::<Transaction>(&bytes, 1 << 16);
+        }
+
+        #[test]
+        fn truncation_is_an_error(tx in arb_tx(), cut in 1usize..100) {
+            let bytes = encode(&tx);
+            let cut = cut.min(bytes.len());
+            prop_assert!(decode_bounded::<Transaction>(&bytes[..bytes.len() - cut], 1 << 16).is_err());
+        }
+
+        #[test]
+        fn trailing_bytes_are_an_error(tx in arb_tx(), extra in 1u8..=255) {
+            let mut bytes = encode(&tx);
+            bytes.push(extra);
+            prop_assert!(decode_bounded::<Transaction>(&bytes, 1 << 16).is_err());
+        }
+    }
+
+    #[test]
+    fn limit_checked_first() {
+        let err = decode_bounded::<Transaction>(&[0u8; 100], 10).unwrap_err();
+        assert_eq!(err, crate::DecodeError::TooLarge { size: 100, limit: 10 });
+    }
+}
