@@ -23,12 +23,23 @@ pub struct Cli {
 
 #[derive(Args, Clone)]
 pub struct Global {
-    /// URL of the node's JSON-RPC endpoint.
-    #[arg(long, global = true, env = "UMBRA_RPC", default_value = umbra_rpc::DEFAULT_RPC_URL)]
-    pub rpc: String,
     /// Print exactly one JSON value on stdout instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+}
+
+/// Which node a client command talks to.
+#[derive(Args, Clone)]
+pub struct Conn {
+    /// URL of the node's JSON-RPC endpoint.
+    #[arg(long, env = "UMBRA_RPC", default_value = umbra_rpc::DEFAULT_RPC_URL)]
+    pub rpc: String,
+}
+
+/// Parses a listen address, accepting `host:port` or `http://host:port`.
+fn listen_addr(s: &str) -> Result<SocketAddr, String> {
+    let t = s.strip_prefix("http://").or_else(|| s.strip_prefix("ws://")).unwrap_or(s).trim_end_matches('/');
+    t.parse().map_err(|_| format!("`{s}` is not an address like 127.0.0.1:9944"))
 }
 
 #[derive(Subcommand)]
@@ -49,7 +60,7 @@ pub enum Command {
     /// Look up a transaction by hash: pending, queued, or included with its receipt.
     Tx(TxArgs),
     /// Show the node's height, irreversible height, peers and mempool.
-    Status,
+    Status(StatusArgs),
     /// Measure performance.
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -61,7 +72,7 @@ pub struct DevnetArgs {
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Address to serve JSON-RPC (HTTP and WebSocket) on.
-    #[arg(long, default_value = umbra_rpc::DEFAULT_RPC_ADDR)]
+    #[arg(long, default_value = umbra_rpc::DEFAULT_RPC_ADDR, value_parser = listen_addr)]
     pub rpc: SocketAddr,
     /// Milliseconds between blocks.
     #[arg(long, default_value_t = 1000)]
@@ -86,7 +97,7 @@ pub struct NodeArgs {
     #[arg(long)]
     pub key: PathBuf,
     /// Address to serve JSON-RPC (HTTP and WebSocket) on.
-    #[arg(long = "rpc-addr", default_value = umbra_rpc::DEFAULT_RPC_ADDR)]
+    #[arg(long = "rpc", default_value = umbra_rpc::DEFAULT_RPC_ADDR, value_parser = listen_addr)]
     pub rpc_addr: SocketAddr,
     /// Override the spec's block time, in milliseconds.
     #[arg(long)]
@@ -112,6 +123,8 @@ pub enum KeysCmd {
 
 #[derive(Args)]
 pub struct TransferArgs {
+    #[command(flatten)]
+    pub conn: Conn,
     /// Sender: a key file or dev:NAME.
     #[arg(long)]
     pub from: String,
@@ -137,12 +150,16 @@ pub struct TransferArgs {
 
 #[derive(Args)]
 pub struct BalanceArgs {
+    #[command(flatten)]
+    pub conn: Conn,
     /// An umb1… address or dev:NAME.
     pub account: String,
 }
 
 #[derive(Args)]
 pub struct BlockArgs {
+    #[command(flatten)]
+    pub conn: Conn,
     /// Height, block hash, or `latest`.
     #[arg(default_value = "latest")]
     pub at: String,
@@ -150,6 +167,8 @@ pub struct BlockArgs {
 
 #[derive(Args)]
 pub struct TxArgs {
+    #[command(flatten)]
+    pub conn: Conn,
     /// Transaction hash (64 hex characters).
     pub hash: String,
 }
@@ -178,4 +197,10 @@ pub struct BenchTransfersArgs {
     /// Submitters running at once.
     #[arg(long, default_value_t = 2)]
     pub clients: usize,
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub conn: Conn,
 }

@@ -1,6 +1,6 @@
 //! Commands that talk to a running node: transfer, balance, block, tx, status.
 
-use crate::cli::{BalanceArgs, BlockArgs, Global, TransferArgs, TxArgs};
+use crate::cli::{BalanceArgs, BlockArgs, Conn, Global, StatusArgs, TransferArgs, TxArgs};
 use crate::output::emit;
 use crate::resolve::{address, signer};
 use anyhow::{Context, bail};
@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use umbra_rpc::{BlockView, RpcClient, TxLookup, TxState};
 use umbra_types::{Hash, Payload, RefBlock, UnsignedTransaction, encode, format_amount, parse_amount};
 
-fn client(g: &Global) -> anyhow::Result<RpcClient> {
-    Ok(RpcClient::new(&g.rpc)?)
+fn client(c: &Conn) -> anyhow::Result<RpcClient> {
+    Ok(RpcClient::new(&c.rpc)?)
 }
 
 pub async fn transfer(a: TransferArgs, g: &Global) -> anyhow::Result<()> {
@@ -17,7 +17,7 @@ pub async fn transfer(a: TransferArgs, g: &Global) -> anyhow::Result<()> {
     let to = address(&a.to)?;
     let amount = parse_amount(&a.amount).context("--amount")?;
     let max_fee = parse_amount(&a.max_fee).context("--max-fee")?;
-    let c = client(g)?;
+    let c = client(&a.conn)?;
     let status = c.status().await?;
     let head = c.head().await?;
     let nonce = match a.nonce {
@@ -102,7 +102,7 @@ fn describe_tx(l: &TxLookup) -> String {
 
 pub async fn balance(a: BalanceArgs, g: &Global) -> anyhow::Result<()> {
     let addr = address(&a.account)?;
-    let acct = client(g)?.account(&addr).await?;
+    let acct = client(&a.conn)?.account(&addr).await?;
     emit(g.json, &acct, || {
         format!("{}\n  balance: {}\n  nonce:   {} (next: {})", acct.address, acct.balance_display, acct.nonce, acct.pending_nonce)
     })
@@ -113,7 +113,7 @@ pub async fn block(a: BlockArgs, g: &Global) -> anyhow::Result<()> {
         Ok(n) => serde_json::Value::from(n),
         Err(_) => serde_json::Value::from(a.at.clone()),
     };
-    let b: BlockView = client(g)?.block(at).await?;
+    let b: BlockView = client(&a.conn)?.block(at).await?;
     emit(g.json, &b, || {
         let h = &b.header;
         let mut s = format!(
@@ -132,12 +132,12 @@ pub async fn block(a: BlockArgs, g: &Global) -> anyhow::Result<()> {
 
 pub async fn tx(a: TxArgs, g: &Global) -> anyhow::Result<()> {
     let hash: Hash = a.hash.parse().with_context(|| format!("`{}` is not a transaction hash", a.hash))?;
-    let l = client(g)?.tx(&hash).await?;
+    let l = client(&a.conn)?.tx(&hash).await?;
     emit(g.json, &l, || describe_tx(&l))
 }
 
-pub async fn status(g: &Global) -> anyhow::Result<()> {
-    let s = client(g)?.status().await?;
+pub async fn status(a: StatusArgs, g: &Global) -> anyhow::Result<()> {
+    let s = client(&a.conn)?.status().await?;
     emit(g.json, &s, || {
         format!(
             "chain {} ({} consensus, {} ms blocks), umbra {}\n  height:              {} ({})\n  irreversible height: {}\n  peers:               {}\n  mempool:             {} ready, {} queued\n  producing:           {}",

@@ -37,7 +37,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Balance(a) => client_cmds::balance(a, &g).await,
         Command::Block(a) => client_cmds::block(a, &g).await,
         Command::Tx(a) => client_cmds::tx(a, &g).await,
-        Command::Status => client_cmds::status(&g).await,
+        Command::Status(a) => client_cmds::status(a, &g).await,
         Command::Bench(a) => bench::bench(a, &g).await,
     }
 }
