@@ -1,0 +1,45 @@
+//! Persistent storage of the umbra node.
+//!
+//! Owns:
+//! - the RocksDB database and its column families (see [`columns`]): block
+//!   headers, bodies and receipts by height, the block-hash and transaction
+//!   indexes, a few meta values (head pointer, pruning mark, caller keys);
+//! - the versioned state: a Jellyfish Merkle tree (SHA-256) whose version is
+//!   the block height (genesis is version 0), with roots, proofs, reads at any
+//!   retained version, and pruning of versions older than a window;
+//! - the atomic commit of a block with its receipts and state update, so a
+//!   crash (even `kill -9`) leaves either all of a block or none of it;
+//! - [`MemState`], an in-memory [`StateView`] for unit tests of other crates.
+//!
+//! Must not: contain business logic. It does not execute or validate
+//! transactions or blocks, interpret state keys or values, or decide which
+//! block is canonical; it stores what it is given and checks only its own
+//! invariants (blocks are committed in height order, updates match heights).
+//!
+//! Every byte read from disk is decoded with a size limit, and anything that
+//! fails to decode is a [`StorageError::Corrupt`], never a panic.
+
+pub mod blocks;
+pub mod columns;
+mod commit;
+pub mod error;
+mod jmt_store;
+mod keys;
+pub mod memory;
+pub mod state;
+pub mod store;
+pub mod view;
+
+#[cfg(test)]
+mod testutil;
+
+pub use blocks::TxLocation;
+pub use error::StorageError;
+pub use keys::MAX_STATE_VALUE_LEN;
+pub use memory::MemState;
+pub use state::{EMPTY_STATE_ROOT, StateProof, StateUpdate, key_hash};
+pub use store::{Store, StoreConfig};
+pub use view::{StateAt, StateView};
+
+/// A state version. It equals the block height; genesis is version 0.
+pub type Version = u64;
