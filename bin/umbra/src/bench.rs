@@ -45,10 +45,24 @@ async fn transfers(a: BenchTransfersArgs, g: &Global) -> anyhow::Result<()> {
         name: "umbra-bench".into(),
         chain_id: 4242,
         genesis_time_ms: now_ms(),
-        consensus: ConsensusSpec { engine: "solo".into(), authorities: vec![validator.public()], block_time_ms: a.block_time_ms },
-        balances: keys.iter().map(|k| GenesisBalance { address: k.address(), amount: balance.clone(), name: None }).collect(),
+        consensus: ConsensusSpec {
+            engine: "solo".into(),
+            authorities: vec![validator.public()],
+            block_time_ms: a.block_time_ms,
+        },
+        balances: keys
+            .iter()
+            .map(|k| GenesisBalance {
+                address: k.address(),
+                amount: balance.clone(),
+                name: None,
+            })
+            .collect(),
         // A longer validity window so a long run's pre-signed transactions do not expire.
-        params: ChainParams { ref_block_window: 100_000, ..ChainParams::default() },
+        params: ChainParams {
+            ref_block_window: 100_000,
+            ..ChainParams::default()
+        },
     };
     let per_sender = a.txs.div_ceil(a.accounts) as u64 + 1;
     let node = Node::start(NodeConfig {
@@ -84,16 +98,27 @@ async fn transfers(a: BenchTransfersArgs, g: &Global) -> anyhow::Result<()> {
                 nonce,
                 ref_block: RefBlock::new(genesis.height, &genesis.hash),
                 max_fee: 1_000_000,
-                payload: Payload::Transfer { to: keys[(i + 1) % keys.len()].address(), amount: 1 },
+                payload: Payload::Transfer {
+                    to: keys[(i + 1) % keys.len()].address(),
+                    amount: 1,
+                },
             });
             hashes.push(tx.hash());
             hexes.push(hex::encode(encode(&tx)));
         }
     }
-    let chunks: Arc<Vec<Vec<String>>> = Arc::new(hexes.chunks(a.batch).map(|c| c.to_vec()).collect());
-    let chunk_of: HashMap<Hash, usize> = hashes.iter().enumerate().map(|(i, h)| (*h, i / a.batch)).collect();
+    let chunks: Arc<Vec<Vec<String>>> =
+        Arc::new(hexes.chunks(a.batch).map(|c| c.to_vec()).collect());
+    let chunk_of: HashMap<Hash, usize> = hashes
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (*h, i / a.batch))
+        .collect();
 
-    eprintln!("submitting through {url} with {} clients, {} per batch…", a.clients, a.batch);
+    eprintln!(
+        "submitting through {url} with {} clients, {} per batch…",
+        a.clients, a.batch
+    );
     let start = Instant::now();
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
@@ -110,7 +135,11 @@ async fn transfers(a: BenchTransfersArgs, g: &Global) -> anyhow::Result<()> {
                 let out = c.submit_batch(chunk.clone()).await?;
                 sent.push((i, t));
                 for o in out {
-                    if o.hash.is_some() { ok += 1 } else { rejected += 1 }
+                    if o.hash.is_some() {
+                        ok += 1
+                    } else {
+                        rejected += 1
+                    }
                 }
             }
             anyhow::Ok((sent, ok, rejected))
@@ -135,7 +164,10 @@ async fn transfers(a: BenchTransfersArgs, g: &Global) -> anyhow::Result<()> {
                 rejected += rej;
             }
             submitted = true;
-            eprintln!("submitted in {:.2}s: {accepted} accepted, {rejected} rejected", start.elapsed().as_secs_f64());
+            eprintln!(
+                "submitted in {:.2}s: {accepted} accepted, {rejected} rejected",
+                start.elapsed().as_secs_f64()
+            );
         }
         let head = client.head().await?;
         while next_height <= head.height {
@@ -169,8 +201,17 @@ async fn transfers(a: BenchTransfersArgs, g: &Global) -> anyhow::Result<()> {
         })
         .collect();
     lat.sort_by(|x, y| x.total_cmp(y));
-    let last = seen.values().max().copied().unwrap_or_default().as_secs_f64();
-    let tps = if last > 0.0 { seen.len() as f64 / last } else { 0.0 };
+    let last = seen
+        .values()
+        .max()
+        .copied()
+        .unwrap_or_default()
+        .as_secs_f64();
+    let tps = if last > 0.0 {
+        seen.len() as f64 / last
+    } else {
+        0.0
+    };
     let v = serde_json::json!({
         "bench": "transfers",
         "txs": a.txs,
@@ -188,11 +229,22 @@ async fn transfers(a: BenchTransfersArgs, g: &Global) -> anyhow::Result<()> {
     crate::output::emit(g.json, &v, || {
         format!(
             "transfers: {} included of {} sent ({} rejected) in {:.2}s over {} blocks (largest {})\n  sustained: {:.0} TPS\n  inclusion latency: p50 {:.0} ms, p99 {:.0} ms",
-            seen.len(), a.txs, rejected, last, blocks, max_block, tps, percentile(&lat, 0.5), percentile(&lat, 0.99)
+            seen.len(),
+            a.txs,
+            rejected,
+            last,
+            blocks,
+            max_block,
+            tps,
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99)
         )
     })?;
     if seen.len() < accepted {
-        bail!("{} accepted transactions were never included", accepted - seen.len());
+        bail!(
+            "{} accepted transactions were never included",
+            accepted - seen.len()
+        );
     }
     Ok(())
 }

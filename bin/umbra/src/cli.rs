@@ -38,8 +38,13 @@ pub struct Conn {
 
 /// Parses a listen address, accepting `host:port` or `http://host:port`.
 fn listen_addr(s: &str) -> Result<SocketAddr, String> {
-    let t = s.strip_prefix("http://").or_else(|| s.strip_prefix("ws://")).unwrap_or(s).trim_end_matches('/');
-    t.parse().map_err(|_| format!("`{s}` is not an address like 127.0.0.1:9944"))
+    let t = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("ws://"))
+        .unwrap_or(s)
+        .trim_end_matches('/');
+    t.parse()
+        .map_err(|_| format!("`{s}` is not an address like 127.0.0.1:9944"))
 }
 
 #[derive(Subcommand)]
@@ -116,9 +121,17 @@ pub enum KeysCmd {
     New {
         #[arg(long)]
         out: PathBuf,
+        /// Accepted for uniformity; keys never talk to a node.
+        #[command(flatten)]
+        conn: Conn,
     },
     /// Show the address and public key of a key file or a dev account (dev:NAME).
-    Show { key: String },
+    Show {
+        key: String,
+        /// Accepted for uniformity; keys never talk to a node.
+        #[command(flatten)]
+        conn: Conn,
+    },
 }
 
 #[derive(Args)]

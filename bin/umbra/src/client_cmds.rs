@@ -6,7 +6,9 @@ use crate::resolve::{address, signer};
 use anyhow::{Context, bail};
 use std::time::{Duration, Instant};
 use umbra_rpc::{BlockView, RpcClient, TxLookup, TxState};
-use umbra_types::{Hash, Payload, RefBlock, UnsignedTransaction, encode, format_amount, parse_amount};
+use umbra_types::{
+    Hash, Payload, RefBlock, UnsignedTransaction, encode, format_amount, parse_amount,
+};
 
 fn client(c: &Conn) -> anyhow::Result<RpcClient> {
     Ok(RpcClient::new(&c.rpc)?)
@@ -47,7 +49,10 @@ pub async fn transfer(a: TransferArgs, g: &Global) -> anyhow::Result<()> {
         });
     }
     let lookup = wait_included(&c, &hash, Duration::from_secs(a.timeout)).await?;
-    let failed = lookup.receipt.as_ref().is_some_and(|r| r.status != "success");
+    let failed = lookup
+        .receipt
+        .as_ref()
+        .is_some_and(|r| r.status != "success");
     emit(g.json, &lookup, || describe_tx(&lookup))?;
     if failed {
         bail!("transaction {hash} was included but failed");
@@ -63,12 +68,17 @@ async fn wait_included(c: &RpcClient, hash: &Hash, timeout: Duration) -> anyhow:
             Ok(_) => {}
             // Dropped from the mempool (e.g. its reference block expired).
             Err(e) if e.code() == Some(umbra_rpc::ErrorCode::TxNotFound.code()) => {
-                bail!("transaction {hash} is no longer known to the node (dropped before inclusion)")
+                bail!(
+                    "transaction {hash} is no longer known to the node (dropped before inclusion)"
+                )
             }
             Err(e) => return Err(e.into()),
         }
         if start.elapsed() > timeout {
-            bail!("transaction {hash} was not included within {}s", timeout.as_secs());
+            bail!(
+                "transaction {hash} was not included within {}s",
+                timeout.as_secs()
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -81,16 +91,26 @@ fn describe_tx(l: &TxLookup) -> String {
         TxState::Queued => "queued (waiting for an earlier nonce)",
     };
     let mut s = format!("transaction {}\n  status:  {status}", l.tx.hash);
-    s.push_str(&format!("\n  from:    {}\n  nonce:   {}\n  call:    {}", l.tx.sender, l.tx.nonce, l.tx.kind));
+    s.push_str(&format!(
+        "\n  from:    {}\n  nonce:   {}\n  call:    {}",
+        l.tx.sender, l.tx.nonce, l.tx.kind
+    ));
     if let (Some(to), Some(amount)) = (&l.tx.to, &l.tx.amount) {
-        let amt = amount.parse::<u128>().map(format_amount).unwrap_or_else(|_| amount.clone());
+        let amt = amount
+            .parse::<u128>()
+            .map(format_amount)
+            .unwrap_or_else(|_| amount.clone());
         s.push_str(&format!("\n  to:      {to}\n  amount:  {amt}"));
     }
     if let (Some(h), Some(bh)) = (l.block_height, &l.block_hash) {
         s.push_str(&format!("\n  block:   {h} ({bh})"));
     }
     if let Some(r) = &l.receipt {
-        let fee = r.fee_paid.parse::<u128>().map(format_amount).unwrap_or_else(|_| r.fee_paid.clone());
+        let fee = r
+            .fee_paid
+            .parse::<u128>()
+            .map(format_amount)
+            .unwrap_or_else(|_| r.fee_paid.clone());
         s.push_str(&format!("\n  result:  {}", r.status));
         if let Some(reason) = &r.fail_reason {
             s.push_str(&format!(" ({reason})"));
@@ -104,7 +124,10 @@ pub async fn balance(a: BalanceArgs, g: &Global) -> anyhow::Result<()> {
     let addr = address(&a.account)?;
     let acct = client(&a.conn)?.account(&addr).await?;
     emit(g.json, &acct, || {
-        format!("{}\n  balance: {}\n  nonce:   {} (next: {})", acct.address, acct.balance_display, acct.nonce, acct.pending_nonce)
+        format!(
+            "{}\n  balance: {}\n  nonce:   {} (next: {})",
+            acct.address, acct.balance_display, acct.nonce, acct.pending_nonce
+        )
     })
 }
 
@@ -118,20 +141,32 @@ pub async fn block(a: BlockArgs, g: &Global) -> anyhow::Result<()> {
         let h = &b.header;
         let mut s = format!(
             "block {}\n  hash:        {}\n  parent:      {}\n  time (ms):   {}\n  proposer:    {}\n  state root:  {}\n  txs:         {}",
-            h.height, h.hash, h.parent_hash, h.timestamp_ms, h.proposer, h.state_root, b.transactions.len()
+            h.height,
+            h.hash,
+            h.parent_hash,
+            h.timestamp_ms,
+            h.proposer,
+            h.state_root,
+            b.transactions.len()
         );
         for t in b.transactions.iter().take(50) {
             s.push_str(&format!("\n    {} {} nonce {}", t.hash, t.kind, t.nonce));
         }
         if b.transactions.len() > 50 {
-            s.push_str(&format!("\n    … and {} more (use --json for all)", b.transactions.len() - 50));
+            s.push_str(&format!(
+                "\n    … and {} more (use --json for all)",
+                b.transactions.len() - 50
+            ));
         }
         s
     })
 }
 
 pub async fn tx(a: TxArgs, g: &Global) -> anyhow::Result<()> {
-    let hash: Hash = a.hash.parse().with_context(|| format!("`{}` is not a transaction hash", a.hash))?;
+    let hash: Hash = a
+        .hash
+        .parse()
+        .with_context(|| format!("`{}` is not a transaction hash", a.hash))?;
     let l = client(&a.conn)?.tx(&hash).await?;
     emit(g.json, &l, || describe_tx(&l))
 }
@@ -141,8 +176,17 @@ pub async fn status(a: StatusArgs, g: &Global) -> anyhow::Result<()> {
     emit(g.json, &s, || {
         format!(
             "chain {} ({} consensus, {} ms blocks), umbra {}\n  height:              {} ({})\n  irreversible height: {}\n  peers:               {}\n  mempool:             {} ready, {} queued\n  producing:           {}",
-            s.chain_id, s.consensus, s.block_time_ms, s.version, s.height, s.head_hash, s.irreversible_height, s.peers,
-            s.mempool_ready, s.mempool_queued, s.producing
+            s.chain_id,
+            s.consensus,
+            s.block_time_ms,
+            s.version,
+            s.height,
+            s.head_hash,
+            s.irreversible_height,
+            s.peers,
+            s.mempool_ready,
+            s.mempool_queued,
+            s.producing
         )
     })
 }

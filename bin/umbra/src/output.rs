@@ -3,7 +3,11 @@
 use serde::Serialize;
 
 /// Prints `value` as JSON, or the text `human` builds.
-pub fn emit<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) -> anyhow::Result<()> {
+pub fn emit<T: Serialize>(
+    json: bool,
+    value: &T,
+    human: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(value)?);
     } else {
@@ -14,7 +18,9 @@ pub fn emit<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String)
 
 /// Errors go to stderr: a plain message, or a JSON object with `--json`.
 pub fn print_error(e: &anyhow::Error, json: bool) {
-    let code = e.downcast_ref::<umbra_rpc::RpcClientError>().and_then(|c| c.code());
+    let code = e
+        .downcast_ref::<umbra_rpc::RpcClientError>()
+        .and_then(|c| c.code());
     if json {
         let v = serde_json::json!({ "error": { "message": format!("{e:#}"), "code": code } });
         eprintln!("{v}");

@@ -13,7 +13,10 @@ fn check_dev(name: &str) -> anyhow::Result<Keypair> {
     if DEV_ACCOUNT_NAMES.contains(&name) || name == "validator" {
         Ok(dev_keypair(name))
     } else {
-        bail!("unknown dev account `dev:{name}`; known: {}, validator", DEV_ACCOUNT_NAMES.map(|n| format!("dev:{n}")).join(", "))
+        bail!(
+            "unknown dev account `dev:{name}`; known: {}, validator",
+            DEV_ACCOUNT_NAMES.map(|n| format!("dev:{n}")).join(", ")
+        )
     }
 }
 
@@ -29,6 +32,8 @@ pub fn signer(s: &str) -> anyhow::Result<Keypair> {
 pub fn address(s: &str) -> anyhow::Result<Address> {
     match dev_name(s) {
         Some(n) => Ok(check_dev(n)?.address()),
-        None => s.parse::<Address>().with_context(|| format!("`{s}` is not an address (umb1…) or dev:NAME")),
+        None => s
+            .parse::<Address>()
+            .with_context(|| format!("`{s}` is not an address (umb1…) or dev:NAME")),
     }
 }

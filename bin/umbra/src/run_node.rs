@@ -11,7 +11,10 @@ use umbra_types::format_amount;
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn default_devnet_dir() -> PathBuf {
@@ -46,7 +49,8 @@ pub async fn devnet(a: DevnetArgs, g: &Global) -> anyhow::Result<()> {
     init_logs();
     let dir = a.data_dir.unwrap_or_else(default_devnet_dir);
     if a.fresh && dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot delete {}", dir.display()))?;
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("cannot delete {}", dir.display()))?;
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let spec_path = dir.join("spec.json");
@@ -63,7 +67,10 @@ pub async fn devnet(a: DevnetArgs, g: &Global) -> anyhow::Result<()> {
         key: Some(dev_keypair("validator")),
         rpc_addr: a.rpc,
         block_time_ms: Some(a.block_time_ms),
-        store: StoreConfig { prune_window: a.state_window, ..StoreConfig::default() },
+        store: StoreConfig {
+            prune_window: a.state_window,
+            ..StoreConfig::default()
+        },
         mempool: MempoolConfig::default(),
     })
     .await?;
@@ -91,7 +98,10 @@ pub async fn devnet(a: DevnetArgs, g: &Global) -> anyhow::Result<()> {
         });
         println!("{v}");
     } else {
-        println!("umbra devnet — chain {} at height {}", spec.chain_id, head.height);
+        println!(
+            "umbra devnet — chain {} at height {}",
+            spec.chain_id, head.height
+        );
         println!("RPC:      {rpc_url}  (HTTP and WebSocket)");
         println!("data dir: {}", dir.display());
         println!("blocks:   every {} ms\n", a.block_time_ms);
@@ -105,7 +115,9 @@ pub async fn devnet(a: DevnetArgs, g: &Global) -> anyhow::Result<()> {
             );
         }
         println!("\nTry:  umbra transfer --from dev:alice --to dev:bob --amount 1.5 --wait");
-        println!("Stop with Ctrl-C; run again to continue the same chain, or with --fresh to start over.");
+        println!(
+            "Stop with Ctrl-C; run again to continue the same chain, or with --fresh to start over."
+        );
     }
     run_until_signal(node).await;
     Ok(())
@@ -115,14 +127,18 @@ pub async fn node(a: NodeArgs, g: &Global) -> anyhow::Result<()> {
     init_logs();
     let spec = ChainSpec::load(&a.spec)?;
     let key = load_key(&a.key)?;
-    std::fs::create_dir_all(&a.data_dir).with_context(|| format!("cannot create {}", a.data_dir.display()))?;
+    std::fs::create_dir_all(&a.data_dir)
+        .with_context(|| format!("cannot create {}", a.data_dir.display()))?;
     let node = Node::start(NodeConfig {
         data_dir: a.data_dir.clone(),
         spec,
         key: Some(key.clone()),
         rpc_addr: a.rpc_addr,
         block_time_ms: a.block_time_ms,
-        store: StoreConfig { prune_window: a.state_window, sync_writes: a.sync_writes },
+        store: StoreConfig {
+            prune_window: a.state_window,
+            sync_writes: a.sync_writes,
+        },
         mempool: MempoolConfig::default(),
     })
     .await?;
@@ -133,7 +149,12 @@ pub async fn node(a: NodeArgs, g: &Global) -> anyhow::Result<()> {
         "height": head.height,
     });
     crate::output::emit(g.json, &v, || {
-        format!("umbra node {} serving RPC on http://{} at height {}", key.address(), node.rpc_addr(), head.height)
+        format!(
+            "umbra node {} serving RPC on http://{} at height {}",
+            key.address(),
+            node.rpc_addr(),
+            head.height
+        )
     })?;
     run_until_signal(node).await;
     Ok(())

@@ -17,10 +17,18 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn head(&self) -> (u64, Hash) {
         let h = self.d.rpc("chain_head", json!([]))["result"].clone();
-        (h["height"].as_u64().unwrap(), h["hash"].as_str().unwrap().parse().unwrap())
+        (
+            h["height"].as_u64().unwrap(),
+            h["hash"].as_str().unwrap().parse().unwrap(),
+        )
     }
 
-    fn tx(&self, k: &Keypair, nonce: u64, edit: impl FnOnce(&mut UnsignedTransaction)) -> Transaction {
+    fn tx(
+        &self,
+        k: &Keypair,
+        nonce: u64,
+        edit: impl FnOnce(&mut UnsignedTransaction),
+    ) -> Transaction {
         let (h, hash) = self.head();
         let mut u = UnsignedTransaction {
             chain_id: self.chain_id,
@@ -28,7 +36,10 @@ impl Ctx<'_> {
             nonce,
             ref_block: RefBlock::new(h, &hash),
             max_fee: 1_000_000,
-            payload: Payload::Transfer { to: dev_keypair("bob").address(), amount: 1 },
+            payload: Payload::Transfer {
+                to: dev_keypair("bob").address(),
+                amount: 1,
+            },
         };
         edit(&mut u);
         k.sign_transaction(u)
@@ -44,7 +55,9 @@ impl Ctx<'_> {
 }
 
 fn code(v: &serde_json::Value) -> i64 {
-    v["error"]["code"].as_i64().unwrap_or_else(|| panic!("expected an error, got {v}"))
+    v["error"]["code"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("expected an error, got {v}"))
 }
 
 #[test]
@@ -60,7 +73,10 @@ fn bad_inputs_get_documented_errors_and_the_node_keeps_going() {
     // Truncated borsh.
     let good = c.tx(&alice, 0, |_| {});
     let bytes = encode(&good);
-    assert_eq!(code(&c.submit_hex(&hex::encode(&bytes[..bytes.len() - 10]))), 1002);
+    assert_eq!(
+        code(&c.submit_hex(&hex::encode(&bytes[..bytes.len() - 10]))),
+        1002
+    );
     // Trailing garbage.
     let mut extra = bytes.clone();
     extra.push(0);
@@ -74,9 +90,15 @@ fn bad_inputs_get_documented_errors_and_the_node_keeps_going() {
     stolen.signature = dev_keypair("mallory").sign_hash(&good.signing_hash());
     assert_eq!(code(&c.submit(&stolen)), 1004);
     // Wrong chain id.
-    assert_eq!(code(&c.submit(&c.tx(&alice, 0, |u| u.chain_id = chain_id + 1))), 1005);
+    assert_eq!(
+        code(&c.submit(&c.tx(&alice, 0, |u| u.chain_id = chain_id + 1))),
+        1005
+    );
     // Unknown reference block (hash prefix does not match).
-    assert_eq!(code(&c.submit(&c.tx(&alice, 0, |u| u.ref_block.hash_prefix = [1, 2, 3, 4]))), 1007);
+    assert_eq!(
+        code(&c.submit(&c.tx(&alice, 0, |u| u.ref_block.hash_prefix = [1, 2, 3, 4]))),
+        1007
+    );
     // Fee below the chain's fee.
     assert_eq!(code(&c.submit(&c.tx(&alice, 0, |u| u.max_fee = 10))), 1010);
     // Insufficient balance.
@@ -87,7 +109,10 @@ fn bad_inputs_get_documented_errors_and_the_node_keeps_going() {
 
     // A good one goes in; the same again is a known transaction; replayed after inclusion, a low nonce.
     let ok = c.submit(&good);
-    let hash = ok["result"].as_str().unwrap_or_else(|| panic!("good tx refused: {ok}")).to_string();
+    let hash = ok["result"]
+        .as_str()
+        .unwrap_or_else(|| panic!("good tx refused: {ok}"))
+        .to_string();
     assert_eq!(code(&c.submit(&good)), 1012);
     let start = std::time::Instant::now();
     while d.rpc("chain_tx", json!([hash]))["result"]["status"] != "included" {
@@ -98,13 +123,27 @@ fn bad_inputs_get_documented_errors_and_the_node_keeps_going() {
     // A same-nonce replacement with an equal fee.
     let next = c.tx(&alice, 5, |_| {});
     assert!(c.submit(&next)["result"].is_string());
-    assert_eq!(code(&c.submit(&c.tx(&alice, 5, |u| u.payload = Payload::Transfer { to: alice.address(), amount: 2 }))), 1011);
+    assert_eq!(
+        code(
+            &c.submit(&c.tx(&alice, 5, |u| u.payload = Payload::Transfer {
+                to: alice.address(),
+                amount: 2
+            }))
+        ),
+        1011
+    );
     // Nonce too far ahead.
     assert_eq!(code(&c.submit(&c.tx(&alice, 100_000, |_| {}))), 1015);
 
     // Expired reference block: wait until the genesis-era block is more than 64 blocks back.
-    let h1: Hash = d.rpc("chain_block", json!([1]))["result"]["header"]["hash"].as_str().unwrap().parse().unwrap();
-    let expired = c.tx(&dev_keypair("bob"), 0, |u| u.ref_block = RefBlock::new(1, &h1));
+    let h1: Hash = d.rpc("chain_block", json!([1]))["result"]["header"]["hash"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let expired = c.tx(&dev_keypair("bob"), 0, |u| {
+        u.ref_block = RefBlock::new(1, &h1)
+    });
     d.wait_height(70, Duration::from_secs(60));
     assert_eq!(code(&c.submit(&expired)), 1008);
 
@@ -115,7 +154,13 @@ fn bad_inputs_get_documented_errors_and_the_node_keeps_going() {
     assert_eq!(code(&d.rpc("chain_block", json!([99_999_999]))), 2001);
     assert_eq!(code(&d.rpc("tx_submit", json!([]))), -32602);
     let (status, body) = http_post(d.port, b"{this is not json");
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).map(|v| code(&v)).unwrap_or(0), -32700, "status {status}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body)
+            .map(|v| code(&v))
+            .unwrap_or(0),
+        -32700,
+        "status {status}"
+    );
     let huge = json!({"jsonrpc": "2.0", "id": 1, "method": "tx_submit", "params": ["ab".repeat(3 * 1024 * 1024)]}).to_string();
     let (status, body) = http_post(d.port, huge.as_bytes());
     assert_eq!(status, 413, "oversize request: {body}");

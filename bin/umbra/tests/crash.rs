@@ -13,7 +13,12 @@ use umbra_types::{Hash, Payload, RefBlock, UnsignedTransaction, encode};
 
 /// Sends transfers from several dev accounts until told to stop, recording
 /// every transaction the RPC reported as included, with its block.
-async fn load(url: String, chain_id: u64, stop: Arc<AtomicBool>, included: Arc<Mutex<BTreeMap<Hash, (u64, Hash)>>>) {
+async fn load(
+    url: String,
+    chain_id: u64,
+    stop: Arc<AtomicBool>,
+    included: Arc<Mutex<BTreeMap<Hash, (u64, Hash)>>>,
+) {
     let Ok(c) = RpcClient::new(&url) else { return };
     let senders = ["alice", "bob", "carol", "dave"].map(dev_keypair);
     let mut nonces = [0u64; 4];
@@ -27,7 +32,10 @@ async fn load(url: String, chain_id: u64, stop: Arc<AtomicBool>, included: Arc<M
                 nonce: nonces[i],
                 ref_block: RefBlock::new(head.height, &head.hash),
                 max_fee: 1_000_000,
-                payload: Payload::Transfer { to: senders[(i + 1) % 4].address(), amount: 1_000 },
+                payload: Payload::Transfer {
+                    to: senders[(i + 1) % 4].address(),
+                    amount: 1_000,
+                },
             });
             match c.submit(hex::encode(encode(&tx))).await {
                 Ok(h) => {
@@ -41,7 +49,13 @@ async fn load(url: String, chain_id: u64, stop: Arc<AtomicBool>, included: Arc<M
         for h in pending.drain(..) {
             match c.tx(&h).await {
                 Ok(l) if l.status == TxState::Included => {
-                    included.lock().unwrap().insert(h, (l.block_height.unwrap_or(0), l.block_hash.unwrap_or_default()));
+                    included.lock().unwrap().insert(
+                        h,
+                        (
+                            l.block_height.unwrap_or(0),
+                            l.block_hash.unwrap_or_default(),
+                        ),
+                    );
                 }
                 Ok(_) => still.push(h),
                 Err(_) => return,
@@ -62,10 +76,18 @@ fn kill_9_under_load_loses_nothing() {
     for round in 0..3 {
         let mut d = Devnet::start(&dir, 100);
         let h = d.height();
-        assert!(h >= last_height, "round {round}: height {h} below {last_height} before the crash");
+        assert!(
+            h >= last_height,
+            "round {round}: height {h} below {last_height} before the crash"
+        );
         let chain_id = d.banner["chain_id"].as_u64().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
-        let task = rt.spawn(load(d.url.clone(), chain_id, stop.clone(), included.clone()));
+        let task = rt.spawn(load(
+            d.url.clone(),
+            chain_id,
+            stop.clone(),
+            included.clone(),
+        ));
         // Let load build up, then kill mid-flight.
         d.wait_height(h + 8 + round, Duration::from_secs(30));
         std::thread::sleep(Duration::from_millis(37 * (round + 1)));
@@ -78,11 +100,19 @@ fn kill_9_under_load_loses_nothing() {
         let d = Devnet::start(&dir, 100);
         let c = RpcClient::new(&d.url).unwrap();
         let seen = included.lock().unwrap().clone();
-        assert!(!seen.is_empty() || round > 0, "the load produced no included transactions");
+        assert!(
+            !seen.is_empty() || round > 0,
+            "the load produced no included transactions"
+        );
         for (tx, (height, block)) in &seen {
-            let l = rt.block_on(c.tx(tx)).unwrap_or_else(|e| panic!("tx {tx} lost after kill -9: {e}"));
+            let l = rt
+                .block_on(c.tx(tx))
+                .unwrap_or_else(|e| panic!("tx {tx} lost after kill -9: {e}"));
             assert_eq!(l.status, TxState::Included);
-            assert_eq!((l.block_height.unwrap(), l.block_hash.unwrap()), (*height, *block));
+            assert_eq!(
+                (l.block_height.unwrap(), l.block_hash.unwrap()),
+                (*height, *block)
+            );
         }
         // The chain is intact: every block links to its parent.
         let head = d.height();

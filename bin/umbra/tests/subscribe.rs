@@ -14,12 +14,25 @@ fn heads_are_pushed_to_subscribers() {
     let d = Devnet::start(&tmp.path().join("chain"), 100);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let ws = WsClientBuilder::default().build(format!("ws://127.0.0.1:{}", d.port)).await.unwrap();
-        let mut sub: Subscription<HeaderView> =
-            ws.subscribe("chain_subscribeHeads", rpc_params![], "chain_unsubscribeHeads").await.unwrap();
+        let ws = WsClientBuilder::default()
+            .build(format!("ws://127.0.0.1:{}", d.port))
+            .await
+            .unwrap();
+        let mut sub: Subscription<HeaderView> = ws
+            .subscribe(
+                "chain_subscribeHeads",
+                rpc_params![],
+                "chain_unsubscribeHeads",
+            )
+            .await
+            .unwrap();
         let mut last: Option<HeaderView> = None;
         for _ in 0..4 {
-            let h = tokio::time::timeout(std::time::Duration::from_secs(10), sub.next()).await.unwrap().unwrap().unwrap();
+            let h = tokio::time::timeout(std::time::Duration::from_secs(10), sub.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
             if let Some(prev) = &last {
                 assert_eq!(h.height, prev.height + 1);
                 assert_eq!(h.parent_hash, prev.hash);

@@ -2,11 +2,14 @@
 
 use ed25519_consensus::SigningKey;
 use rand_core::OsRng;
-use umbra_types::{Address, Block, Hash, PublicKey, Signature, Transaction, UnsignedTransaction, sha256};
+use umbra_types::{
+    Address, Block, Hash, PublicKey, Signature, Transaction, UnsignedTransaction, sha256,
+};
 
 /// Names of the deterministic devnet accounts (`dev:alice` …).
-pub const DEV_ACCOUNT_NAMES: [&str; 10] =
-    ["alice", "bob", "carol", "dave", "eve", "frank", "grace", "heidi", "ivan", "judy"];
+pub const DEV_ACCOUNT_NAMES: [&str; 10] = [
+    "alice", "bob", "carol", "dave", "eve", "frank", "grace", "heidi", "ivan", "judy",
+];
 
 /// A signing key with its public key.
 #[derive(Clone)]

@@ -13,4 +13,6 @@ mod keypair;
 mod verify;
 
 pub use keypair::{DEV_ACCOUNT_NAMES, Keypair, dev_keypair};
-pub use verify::{SignatureError, verify, verify_batch, verify_block_signature, verify_transaction};
+pub use verify::{
+    SignatureError, verify, verify_batch, verify_block_signature, verify_transaction,
+};

@@ -17,7 +17,8 @@ pub enum SignatureError {
 pub fn verify(public: &PublicKey, digest: &Hash, sig: &Signature) -> Result<(), SignatureError> {
     let vk = VerificationKey::try_from(public.0).map_err(|_| SignatureError::BadPublicKey)?;
     let sig = ed25519_consensus::Signature::from(sig.0);
-    vk.verify(&sig, &digest.0).map_err(|_| SignatureError::Invalid)
+    vk.verify(&sig, &digest.0)
+        .map_err(|_| SignatureError::Invalid)
 }
 
 pub fn verify_transaction(tx: &Transaction) -> Result<(), SignatureError> {
@@ -55,8 +56,14 @@ mod tests {
         let d = sha256(b"hello");
         let s = k.sign_hash(&d);
         assert_eq!(verify(&k.public(), &d, &s), Ok(()));
-        assert_eq!(verify(&k.public(), &sha256(b"other"), &s), Err(SignatureError::Invalid));
-        assert_eq!(verify(&dev_keypair("bob").public(), &d, &s), Err(SignatureError::Invalid));
+        assert_eq!(
+            verify(&k.public(), &sha256(b"other"), &s),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            verify(&dev_keypair("bob").public(), &d, &s),
+            Err(SignatureError::Invalid)
+        );
         // Dev keys are stable across runs.
         assert_eq!(dev_keypair("alice").public(), k.public());
         assert_ne!(Keypair::generate().public(), Keypair::generate().public());

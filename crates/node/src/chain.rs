@@ -8,11 +8,13 @@ use std::collections::BTreeMap;
 use umbra_consensus::{Consensus, ConsensusError};
 use umbra_crypto::{Keypair, verify_batch, verify_block_signature, verify_transaction};
 use umbra_runtime::{
-    Account, BlockContext, ChainParams, ExecError, ExecMode, Executor, RefBlocks, TxInvalid, genesis_changes, keys,
+    Account, BlockContext, ChainParams, ExecError, ExecMode, Executor, RefBlocks, TxInvalid,
+    genesis_changes, keys,
 };
-use umbra_storage::{StateUpdate, StateView, Store, StorageError};
+use umbra_storage::{StateUpdate, StateView, StorageError, Store};
 use umbra_types::{
-    Address, Block, Hash, Header, Height, PublicKey, Receipt, Signature, Transaction, decode_bounded, merkle_root,
+    Address, Block, Hash, Header, Height, PublicKey, Receipt, Signature, Transaction,
+    decode_bounded, merkle_root,
 };
 
 /// Meta key holding the genesis hash, so a data dir cannot be reused with
@@ -54,7 +56,9 @@ pub enum ImportError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
-    #[error("data dir holds chain with genesis {stored}, but the spec gives genesis {spec}: use another --data-dir (or --fresh for a devnet)")]
+    #[error(
+        "data dir holds chain with genesis {stored}, but the spec gives genesis {spec}: use another --data-dir (or --fresh for a devnet)"
+    )]
     GenesisMismatch { stored: Hash, spec: Hash },
     #[error(transparent)]
     Spec(#[from] SpecError),
@@ -147,7 +151,8 @@ impl Chain {
         executor: Box<dyn Executor>,
     ) -> Result<Chain, ChainError> {
         spec.validate()?;
-        let changes = genesis_changes(&spec.balances()?, spec.genesis_time_ms).map_err(SpecError::from)?;
+        let changes =
+            genesis_changes(&spec.balances()?, spec.genesis_time_ms).map_err(SpecError::from)?;
         let head = match store.head()? {
             None => {
                 let (root, update) = store.prepare_state(&changes, 0)?;
@@ -158,24 +163,34 @@ impl Chain {
                 genesis.header
             }
             Some((height, hash)) => {
-                let g = store.header(0)?.ok_or_else(|| ChainError::Corrupt("genesis header missing".into()))?;
-                // Recompute what the spec's genesis would be without writing it.
-                let expected = genesis_block(&spec, g.state_root);
+                let g = store
+                    .header(0)?
+                    .ok_or_else(|| ChainError::Corrupt("genesis header missing".into()))?;
+                // Recompute the spec's genesis (state root included) without writing it.
+                let (root, _) = store.prepare_state(&changes, 0)?;
+                let expected = genesis_block(&spec, root);
                 let stored_ok = store.meta_get(META_GENESIS)?.as_deref() == Some(&g.hash().0[..]);
                 if g.hash() != expected.hash() || !stored_ok {
-                    return Err(ChainError::GenesisMismatch { stored: g.hash(), spec: expected.hash() });
+                    return Err(ChainError::GenesisMismatch {
+                        stored: g.hash(),
+                        spec: expected.hash(),
+                    });
                 }
-                if store.state_root(0).ok().is_some_and(|r| r != g.state_root) {
-                    return Err(ChainError::Corrupt("genesis state root differs from the stored state".into()));
-                }
-                let h = store.header(height)?.ok_or_else(|| ChainError::Corrupt(format!("head header {height} missing")))?;
+                let h = store
+                    .header(height)?
+                    .ok_or_else(|| ChainError::Corrupt(format!("head header {height} missing")))?;
                 if h.hash() != hash {
-                    return Err(ChainError::Corrupt(format!("head pointer {hash} does not match header {height}")));
+                    return Err(ChainError::Corrupt(format!(
+                        "head pointer {hash} does not match header {height}"
+                    )));
                 }
                 h
             }
         };
-        let mut recent = Recent { window: spec.params.ref_block_window, prefixes: BTreeMap::new() };
+        let mut recent = Recent {
+            window: spec.params.ref_block_window,
+            prefixes: BTreeMap::new(),
+        };
         let from = head.height.saturating_sub(spec.params.ref_block_window + 1);
         for h in from..=head.height {
             if let Some(hd) = store.header(h)? {
@@ -222,7 +237,8 @@ impl Chain {
         let version = self.head.read().height;
         match self.store.state_get(&keys::account(addr), version)? {
             None => Ok(Account::default()),
-            Some(b) => decode_bounded(&b, 1024).map_err(|e| ChainError::Corrupt(format!("account {addr}: {e}"))),
+            Some(b) => decode_bounded(&b, 1024)
+                .map_err(|e| ChainError::Corrupt(format!("account {addr}: {e}"))),
         }
     }
 
@@ -232,8 +248,13 @@ impl Chain {
         umbra_runtime::check_ref_block(tx, next, self.params(), &*self.recent.read())
     }
 
-    fn execute(&self, parent: &Header, header_fields: (u64, PublicKey), txs: &[Transaction], mode: ExecMode)
-        -> Result<umbra_runtime::BlockOutput, ExecError> {
+    fn execute(
+        &self,
+        parent: &Header,
+        header_fields: (u64, PublicKey),
+        txs: &[Transaction],
+        mode: ExecMode,
+    ) -> Result<umbra_runtime::BlockOutput, ExecError> {
         let recent = self.recent.read();
         let ctx = BlockContext {
             chain_id: self.spec.chain_id,
@@ -244,19 +265,40 @@ impl Chain {
             ref_blocks: &*recent,
         };
         let state = self.store.state_at(parent.height);
-        self.executor.execute_block(&state as &dyn StateView, &ctx, txs, mode)
+        self.executor
+            .execute_block(&state as &dyn StateView, &ctx, txs, mode)
     }
 
     /// Builds and signs the next block from `candidates` (signatures already
     /// verified), skipping the ones that cannot be included. Does not commit.
-    pub fn produce(&self, key: &Keypair, candidates: &[Transaction], now_ms: u64) -> Result<Executed, ChainError> {
+    pub fn produce(
+        &self,
+        key: &Keypair,
+        candidates: &[Transaction],
+        now_ms: u64,
+    ) -> Result<Executed, ChainError> {
         let _w = self.write.lock();
         let parent = self.head();
-        let slot = self.consensus.next_slot(&parent, &key.public(), now_ms).ok_or(ChainError::NotProposer)?;
-        let out = self.execute(&parent, (slot.timestamp_ms, key.public()), candidates, ExecMode::Produce)?;
-        let txs: Vec<Transaction> = out.included.iter().filter_map(|&i| candidates.get(i).cloned()).collect();
-        let rejected =
-            out.rejected.into_iter().filter_map(|(i, r)| candidates.get(i).map(|t| (t.hash(), r))).collect();
+        let slot = self
+            .consensus
+            .next_slot(&parent, &key.public(), now_ms)
+            .ok_or(ChainError::NotProposer)?;
+        let out = self.execute(
+            &parent,
+            (slot.timestamp_ms, key.public()),
+            candidates,
+            ExecMode::Produce,
+        )?;
+        let txs: Vec<Transaction> = out
+            .included
+            .iter()
+            .filter_map(|&i| candidates.get(i).cloned())
+            .collect();
+        let rejected = out
+            .rejected
+            .into_iter()
+            .filter_map(|(i, r)| candidates.get(i).map(|t| (t.hash(), r)))
+            .collect();
         let (state_root, update) = self.store.prepare_state(&out.changes, parent.height + 1)?;
         let mut block = Block {
             header: Header {
@@ -274,7 +316,12 @@ impl Chain {
             transactions: txs,
         };
         key.sign_block(&mut block);
-        Ok(Executed { block, receipts: out.receipts, update, rejected })
+        Ok(Executed {
+            block,
+            receipts: out.receipts,
+            update,
+            rejected,
+        })
     }
 
     /// Fully validates someone else's block against the head: chain rules,
@@ -284,20 +331,40 @@ impl Chain {
         let h = &block.header;
         let p = self.params();
         if h.chain_id != self.spec.chain_id {
-            return Err(ImportError::WrongChain { expected: self.spec.chain_id, got: h.chain_id });
+            return Err(ImportError::WrongChain {
+                expected: self.spec.chain_id,
+                got: h.chain_id,
+            });
         }
         if h.height != parent.height + 1 {
-            return Err(ImportError::WrongHeight { head: parent.height, got: h.height });
+            return Err(ImportError::WrongHeight {
+                head: parent.height,
+                got: h.height,
+            });
         }
         if h.parent_hash != parent.hash() {
-            return Err(ImportError::WrongParent { head: parent.hash(), got: h.parent_hash });
+            return Err(ImportError::WrongParent {
+                head: parent.hash(),
+                got: h.parent_hash,
+            });
         }
         if h.timestamp_ms > now_ms.saturating_add(p.max_future_drift_ms) {
-            return Err(ImportError::FromTheFuture { ts: h.timestamp_ms, now: now_ms, drift: p.max_future_drift_ms });
+            return Err(ImportError::FromTheFuture {
+                ts: h.timestamp_ms,
+                now: now_ms,
+                drift: p.max_future_drift_ms,
+            });
         }
-        let bytes: u64 = block.transactions.iter().map(|t| t.encoded_len() as u64).sum();
+        let bytes: u64 = block
+            .transactions
+            .iter()
+            .map(|t| t.encoded_len() as u64)
+            .sum();
         if block.transactions.len() as u64 > p.max_block_txs || bytes > p.max_block_bytes {
-            return Err(ImportError::TooBig { count: block.transactions.len(), bytes });
+            return Err(ImportError::TooBig {
+                count: block.transactions.len(),
+                bytes,
+            });
         }
         self.consensus.verify_header(h, &parent)?;
         verify_block_signature(&block).map_err(|_| ImportError::BadBlockSignature)?;
@@ -305,15 +372,28 @@ impl Chain {
         if tx_root(&block.transactions) != h.tx_root {
             return Err(ImportError::TxRootMismatch);
         }
-        let out = self.execute(&parent, (h.timestamp_ms, h.proposer), &block.transactions, ExecMode::Import)?;
+        let out = self.execute(
+            &parent,
+            (h.timestamp_ms, h.proposer),
+            &block.transactions,
+            ExecMode::Import,
+        )?;
         if receipts_root(&out.receipts) != h.receipts_root {
             return Err(ImportError::ReceiptsRootMismatch);
         }
         let (root, update) = self.store.prepare_state(&out.changes, h.height)?;
         if root != h.state_root {
-            return Err(ImportError::StateRootMismatch { expected: root, got: h.state_root });
+            return Err(ImportError::StateRootMismatch {
+                expected: root,
+                got: h.state_root,
+            });
         }
-        Ok(Executed { block, receipts: out.receipts, update, rejected: vec![] })
+        Ok(Executed {
+            block,
+            receipts: out.receipts,
+            update,
+            rejected: vec![],
+        })
     }
 
     /// Validates and commits a block from elsewhere.
@@ -334,9 +414,13 @@ impl Chain {
         // call); refuse a block that no longer extends it.
         let head = self.head();
         if ex.block.header.parent_hash != head.hash() {
-            return Err(ChainError::Stale { height: ex.block.header.height, head: head.height });
+            return Err(ChainError::Stale {
+                height: ex.block.header.height,
+                head: head.height,
+            });
         }
-        self.store.commit_block(&ex.block, &ex.receipts, ex.update)?;
+        self.store
+            .commit_block(&ex.block, &ex.receipts, ex.update)?;
         let header = ex.block.header;
         self.recent.write().push(&header);
         *self.head.write() = header.clone();
@@ -347,7 +431,10 @@ impl Chain {
 /// Checks every transaction signature of a block, in one batch when all are
 /// valid (ZIP-215: batch and single verification agree).
 pub fn verify_tx_signatures(txs: &[Transaction]) -> Result<(), ImportError> {
-    let items: Vec<_> = txs.iter().map(|t| (t.sender, t.signing_hash(), t.signature)).collect();
+    let items: Vec<_> = txs
+        .iter()
+        .map(|t| (t.sender, t.signing_hash(), t.signature))
+        .collect();
     if verify_batch(&items).is_ok() {
         return Ok(());
     }
@@ -368,7 +455,14 @@ mod tests {
 
     fn open(dir: &std::path::Path) -> Chain {
         let (spec, _) = dev_spec(100, 1_000);
-        let store = Store::open(dir, StoreConfig { prune_window: 16, sync_writes: false }).unwrap();
+        let store = Store::open(
+            dir,
+            StoreConfig {
+                prune_window: 16,
+                sync_writes: false,
+            },
+        )
+        .unwrap();
         let consensus = spec.consensus_engine(100);
         Chain::open(store, spec, consensus, Box::new(SequentialExecutor)).unwrap()
     }
@@ -382,7 +476,10 @@ mod tests {
             nonce,
             ref_block: RefBlock::new(head.height, &head.hash()),
             max_fee: 1_000_000,
-            payload: Payload::Transfer { to: dev_keypair("bob").address(), amount },
+            payload: Payload::Transfer {
+                to: dev_keypair("bob").address(),
+                amount,
+            },
         })
     }
 
@@ -392,9 +489,12 @@ mod tests {
         let (a, b) = (open(da.path()), open(db.path()));
         assert_eq!(a.head().hash(), b.head().hash(), "same spec, same genesis");
         let v = dev_keypair("validator");
-        let mut now = 2_000;
+        let mut now = 100_000;
         for round in 0..20u64 {
-            let txs = vec![transfer(&a, "alice", round, 5), transfer(&a, "carol", round, 7)];
+            let txs = vec![
+                transfer(&a, "alice", round, 5),
+                transfer(&a, "carol", round, 7),
+            ];
             let ex = a.produce(&v, &txs, now).unwrap();
             assert!(ex.rejected.is_empty());
             let block = ex.block.clone();
@@ -405,32 +505,53 @@ mod tests {
             let mut bad = block.clone();
             bad.header.state_root.0[0] ^= 1;
             v.sign_block(&mut bad);
-            assert!(matches!(b.import(bad, now), Err(ImportError::StateRootMismatch { .. })));
+            assert!(matches!(
+                b.import(bad, now),
+                Err(ImportError::StateRootMismatch { .. })
+            ));
             let mut bad = block.clone();
             bad.transactions.swap(0, 1);
             v.sign_block(&mut bad);
-            assert!(matches!(b.import(bad, now), Err(ImportError::TxRootMismatch)));
+            assert!(matches!(
+                b.import(bad, now),
+                Err(ImportError::TxRootMismatch)
+            ));
             let mut bad = block.clone();
             bad.header.signature.0[3] ^= 1;
-            assert!(matches!(b.import(bad, now), Err(ImportError::BadBlockSignature)));
+            assert!(matches!(
+                b.import(bad, now),
+                Err(ImportError::BadBlockSignature)
+            ));
             let mut bad = block.clone();
             bad.transactions[0].signature.0[5] ^= 1;
-            assert!(matches!(b.import(bad, now), Err(ImportError::BadTxSignature { index: 0 })));
+            assert!(matches!(
+                b.import(bad, now),
+                Err(ImportError::BadTxSignature { index: 0 })
+            ));
             let mut bad = block.clone();
             dev_keypair("mallory").sign_block(&mut bad);
             assert!(matches!(b.import(bad, now), Err(ImportError::Consensus(_))));
             let mut bad = block.clone();
             bad.header.height += 1;
             v.sign_block(&mut bad);
-            assert!(matches!(b.import(bad, now), Err(ImportError::WrongHeight { .. })));
-            assert!(matches!(b.import(block.clone(), now - 10_000), Err(ImportError::FromTheFuture { .. })));
+            assert!(matches!(
+                b.import(bad, now),
+                Err(ImportError::WrongHeight { .. })
+            ));
+            assert!(matches!(
+                b.import(block.clone(), now - 10_000),
+                Err(ImportError::FromTheFuture { .. })
+            ));
             assert_eq!(b.head(), head_before);
 
             let h = b.import(block, now).unwrap();
             assert_eq!(h, a.head());
             now += 100;
         }
-        assert_eq!(a.account(&dev_keypair("bob").address()).unwrap(), b.account(&dev_keypair("bob").address()).unwrap());
+        assert_eq!(
+            a.account(&dev_keypair("bob").address()).unwrap(),
+            b.account(&dev_keypair("bob").address()).unwrap()
+        );
     }
 
     #[test]
@@ -440,7 +561,9 @@ mod tests {
         let head = {
             let c = open(d.path());
             for i in 0..5u64 {
-                let ex = c.produce(&v, &[transfer(&c, "alice", i, 1)], 2_000 + i * 100).unwrap();
+                let ex = c
+                    .produce(&v, &[transfer(&c, "alice", i, 1)], 2_000 + i * 100)
+                    .unwrap();
                 c.commit(ex).unwrap();
             }
             c.head()
@@ -451,8 +574,9 @@ mod tests {
         // Reference blocks from before the restart are still known.
         assert!(c.check_ref_block(&transfer(&c, "alice", 5, 1)).is_ok());
         drop(c);
+        // A spec that differs only in one genesis balance is another chain.
         let (mut other, _) = dev_spec(100, 1_000);
-        other.chain_id = 99;
+        other.balances[0].amount = "1".into();
         let store = Store::open(d.path(), StoreConfig::default()).unwrap();
         let engine = other.consensus_engine(100);
         assert!(matches!(
@@ -469,11 +593,16 @@ mod tests {
         let good = transfer(&c, "alice", 0, 1);
         let replay = good.clone();
         let too_much = transfer(&c, "dave", 0, u128::MAX / 2);
-        let ex = c.produce(&v, &[good.clone(), replay, too_much], 2_000).unwrap();
+        let ex = c
+            .produce(&v, &[good.clone(), replay, too_much], 2_000)
+            .unwrap();
         // The overdraft is included with a failed receipt (it pays its fee); the replay is left out.
         assert_eq!(ex.block.transactions.len(), 2);
         assert_eq!(ex.rejected.len(), 1);
-        assert!(matches!(ex.receipts[1].status, umbra_types::TxStatus::Failed { .. }));
+        assert!(matches!(
+            ex.receipts[1].status,
+            umbra_types::TxStatus::Failed { .. }
+        ));
         assert!(c.produce(&dev_keypair("alice"), &[], 2_000).is_err());
     }
 }

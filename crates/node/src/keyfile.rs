@@ -28,21 +28,33 @@ pub enum KeyFileError {
 /// Reads a key file, checking that its public key and address match the secret.
 pub fn load_key(path: &Path) -> Result<Keypair, KeyFileError> {
     let p = path.display().to_string();
-    let invalid = |reason: String| KeyFileError::Invalid { path: p.clone(), reason };
-    let meta = std::fs::metadata(path).map_err(|e| KeyFileError::Read { path: p.clone(), reason: e.to_string() })?;
+    let invalid = |reason: String| KeyFileError::Invalid {
+        path: p.clone(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| KeyFileError::Read {
+        path: p.clone(),
+        reason: e.to_string(),
+    })?;
     if meta.len() > 64 * 1024 {
         return Err(invalid("file is too large to be a key file".into()));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| KeyFileError::Read { path: p.clone(), reason: e.to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|e| KeyFileError::Read {
+        path: p.clone(),
+        reason: e.to_string(),
+    })?;
     let f: KeyFile = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
     if f.kind != "ed25519" {
         return Err(invalid(format!("unsupported key type `{}`", f.kind)));
     }
     let mut seed = [0u8; 32];
-    hex::decode_to_slice(&f.secret_key, &mut seed).map_err(|_| invalid("secret_key must be 64 hex characters".into()))?;
+    hex::decode_to_slice(&f.secret_key, &mut seed)
+        .map_err(|_| invalid("secret_key must be 64 hex characters".into()))?;
     let k = Keypair::from_seed(seed);
     if k.public() != f.public_key || k.address() != f.address {
-        return Err(invalid("public_key or address does not match secret_key".into()));
+        return Err(invalid(
+            "public_key or address does not match secret_key".into(),
+        ));
     }
     Ok(k)
 }
@@ -56,7 +68,10 @@ pub fn save_key(path: &Path, key: &Keypair) -> Result<(), KeyFileError> {
         public_key: key.public(),
         address: key.address(),
     };
-    let text = serde_json::to_string_pretty(&f).map_err(|e| KeyFileError::Write { path: p.clone(), reason: e.to_string() })?;
+    let text = serde_json::to_string_pretty(&f).map_err(|e| KeyFileError::Write {
+        path: p.clone(),
+        reason: e.to_string(),
+    })?;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -65,8 +80,15 @@ pub fn save_key(path: &Path, key: &Keypair) -> Result<(), KeyFileError> {
         opts.mode(0o600);
     }
     use std::io::Write;
-    let mut file = opts.open(path).map_err(|e| KeyFileError::Write { path: p.clone(), reason: e.to_string() })?;
-    file.write_all(format!("{text}\n").as_bytes()).map_err(|e| KeyFileError::Write { path: p, reason: e.to_string() })
+    let mut file = opts.open(path).map_err(|e| KeyFileError::Write {
+        path: p.clone(),
+        reason: e.to_string(),
+    })?;
+    file.write_all(format!("{text}\n").as_bytes())
+        .map_err(|e| KeyFileError::Write {
+            path: p,
+            reason: e.to_string(),
+        })
 }
 
 #[cfg(test)]

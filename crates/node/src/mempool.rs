@@ -23,7 +23,12 @@ pub struct MempoolConfig {
 
 impl Default for MempoolConfig {
     fn default() -> Self {
-        MempoolConfig { max_txs: 100_000, max_bytes: 64 * 1024 * 1024, max_per_sender: 2_048, max_nonce_ahead: 2_048 }
+        MempoolConfig {
+            max_txs: 100_000,
+            max_bytes: 64 * 1024 * 1024,
+            max_per_sender: 2_048,
+            max_nonce_ahead: 2_048,
+        }
     }
 }
 
@@ -32,7 +37,9 @@ impl Default for MempoolConfig {
 pub enum Rejection {
     #[error(transparent)]
     Invalid(#[from] TxInvalid),
-    #[error("a transaction with nonce {nonce} from this sender is pending with max fee {existing}; a replacement must offer more")]
+    #[error(
+        "a transaction with nonce {nonce} from this sender is pending with max fee {existing}; a replacement must offer more"
+    )]
     ReplacementUnderpriced { nonce: u64, existing: u128 },
     #[error("transaction is already known")]
     AlreadyKnown,
@@ -105,7 +112,10 @@ pub struct Mempool {
 
 impl Mempool {
     pub fn new(cfg: MempoolConfig) -> Self {
-        Mempool { cfg, ..Default::default() }
+        Mempool {
+            cfg,
+            ..Default::default()
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -123,12 +133,21 @@ impl Mempool {
     /// Adds a transaction whose signature, chain id, size, fee and reference
     /// block the caller has checked. `account_nonce` is the sender's nonce in
     /// the latest state.
-    pub fn insert(&mut self, tx: Transaction, hash: Hash, account_nonce: u64) -> Result<Admission, Rejection> {
+    pub fn insert(
+        &mut self,
+        tx: Transaction,
+        hash: Hash,
+        account_nonce: u64,
+    ) -> Result<Admission, Rejection> {
         if self.by_hash.contains_key(&hash) {
             return Err(Rejection::AlreadyKnown);
         }
         if tx.nonce < account_nonce {
-            return Err(TxInvalid::NonceTooLow { expected: account_nonce, got: tx.nonce }.into());
+            return Err(TxInvalid::NonceTooLow {
+                expected: account_nonce,
+                got: tx.nonce,
+            }
+            .into());
         }
         if tx.nonce - account_nonce > self.cfg.max_nonce_ahead {
             return Err(Rejection::NonceTooFarAhead {
@@ -145,7 +164,10 @@ impl Mempool {
         }
         let replacing = match q.txs.get(&tx.nonce) {
             Some(old) if tx.max_fee <= old.tx.max_fee => {
-                return Err(Rejection::ReplacementUnderpriced { nonce: tx.nonce, existing: old.tx.max_fee });
+                return Err(Rejection::ReplacementUnderpriced {
+                    nonce: tx.nonce,
+                    existing: old.tx.max_fee,
+                });
             }
             Some(old) => Some((old.hash, old.size)),
             None => None,
@@ -166,14 +188,22 @@ impl Mempool {
         q.txs.insert(nonce, Entry { tx, hash, size });
         self.by_hash.insert(hash, (sender, nonce));
         self.bytes += size;
-        Ok(if nonce < q.next_ready_nonce() { Admission::Pending } else { Admission::Queued })
+        Ok(if nonce < q.next_ready_nonce() {
+            Admission::Pending
+        } else {
+            Admission::Queued
+        })
     }
 
     pub fn get(&self, hash: &Hash) -> Option<(&Transaction, Admission)> {
         let (sender, nonce) = self.by_hash.get(hash)?;
         let q = self.senders.get(sender)?;
         let e = q.txs.get(nonce)?;
-        let adm = if *nonce < q.next_ready_nonce() { Admission::Pending } else { Admission::Queued };
+        let adm = if *nonce < q.next_ready_nonce() {
+            Admission::Pending
+        } else {
+            Admission::Queued
+        };
         Some((&e.tx, adm))
     }
 
@@ -202,7 +232,11 @@ impl Mempool {
             .values()
             .map(|q| {
                 let start = q.account_nonce;
-                q.txs.range(start..).enumerate().take_while(move |(i, (n, _))| **n == start + *i as u64).map(|(_, (_, e))| e)
+                q.txs
+                    .range(start..)
+                    .enumerate()
+                    .take_while(move |(i, (n, _))| **n == start + *i as u64)
+                    .map(|(_, (_, e))| e)
             })
             .collect();
         let mut out = Vec::new();
@@ -291,9 +325,15 @@ mod tests {
             chain_id: 1,
             sender: k.public(),
             nonce,
-            ref_block: RefBlock { height: ref_h, hash_prefix: [0; 4] },
+            ref_block: RefBlock {
+                height: ref_h,
+                hash_prefix: [0; 4],
+            },
             max_fee: fee,
-            payload: Payload::Transfer { to: Address::default(), amount: 1 },
+            payload: Payload::Transfer {
+                to: Address::default(),
+                amount: 1,
+            },
         });
         let h = t.hash();
         (t, h)
@@ -319,7 +359,11 @@ mod tests {
         assert_eq!(m.pending_nonce(&a.address(), 0), 3);
         let batch = m.ready_batch(100, 1 << 20);
         assert_eq!(batch.len(), 4);
-        let alice: Vec<u64> = batch.iter().filter(|t| t.sender == a.public()).map(|t| t.nonce).collect();
+        let alice: Vec<u64> = batch
+            .iter()
+            .filter(|t| t.sender == a.public())
+            .map(|t| t.nonce)
+            .collect();
         assert_eq!(alice, vec![0, 1, 2]);
         m.on_block(&batch, 1, 64);
         assert!(m.is_empty());
@@ -344,7 +388,12 @@ mod tests {
     #[test]
     fn limits_and_rejections() {
         let a = dev_keypair("alice");
-        let cfg = MempoolConfig { max_txs: 3, max_bytes: 1 << 20, max_per_sender: 2, max_nonce_ahead: 5 };
+        let cfg = MempoolConfig {
+            max_txs: 3,
+            max_bytes: 1 << 20,
+            max_per_sender: 2,
+            max_nonce_ahead: 5,
+        };
         let mut m = Mempool::new(cfg);
         let (t, h) = tx(&a, 3, 10, 0);
         assert_eq!(m.insert(t, h, 4).unwrap_err().code(), 1006);

@@ -38,37 +38,62 @@ impl From<SubmitError> for ErrorObjectOwned {
     }
 }
 
-fn one_param<T: serde::de::DeserializeOwned>(p: &Params<'_>, what: &str) -> Result<T, ErrorObjectOwned> {
+fn one_param<T: serde::de::DeserializeOwned>(
+    p: &Params<'_>,
+    what: &str,
+) -> Result<T, ErrorObjectOwned> {
     let mut seq = p.sequence();
-    seq.next::<T>().map_err(|e| ErrorObjectOwned::owned(-32602, format!("expected {what}: {e}"), None::<()>))
+    seq.next::<T>()
+        .map_err(|e| ErrorObjectOwned::owned(-32602, format!("expected {what}: {e}"), None::<()>))
 }
 
 fn parse_hash(s: &str) -> Result<Hash, ErrorObjectOwned> {
-    s.parse().map_err(|e| err(ErrorCode::InvalidHash, format!("invalid hash: {e}")))
+    s.parse()
+        .map_err(|e| err(ErrorCode::InvalidHash, format!("invalid hash: {e}")))
 }
 
 fn parse_address(s: &str) -> Result<Address, ErrorObjectOwned> {
-    s.parse().map_err(|e| err(ErrorCode::InvalidAddress, format!("invalid address: {e}")))
+    s.parse()
+        .map_err(|e| err(ErrorCode::InvalidAddress, format!("invalid address: {e}")))
 }
 
 fn chain_block(ctx: &RpcContext, at: serde_json::Value) -> Result<BlockView, ErrorObjectOwned> {
     let store = ctx.chain.store();
     let height = match &at {
-        serde_json::Value::Number(n) => {
-            n.as_u64().ok_or_else(|| err(ErrorCode::BlockNotFound, "block height must be a non-negative integer"))?
-        }
+        serde_json::Value::Number(n) => n.as_u64().ok_or_else(|| {
+            err(
+                ErrorCode::BlockNotFound,
+                "block height must be a non-negative integer",
+            )
+        })?,
         serde_json::Value::String(s) if s == "latest" => ctx.chain.head().height,
-        serde_json::Value::String(s) if s.len() <= 20 && !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-            s.parse().map_err(|_| err(ErrorCode::BlockNotFound, "block height out of range"))?
+        serde_json::Value::String(s)
+            if s.len() <= 20 && !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            s.parse()
+                .map_err(|_| err(ErrorCode::BlockNotFound, "block height out of range"))?
         }
         serde_json::Value::String(s) => {
             let h = parse_hash(s)?;
-            store.height_of(&h).map_err(internal)?.ok_or_else(|| err(ErrorCode::BlockNotFound, format!("no block with hash {h}")))?
+            store
+                .height_of(&h)
+                .map_err(internal)?
+                .ok_or_else(|| err(ErrorCode::BlockNotFound, format!("no block with hash {h}")))?
         }
-        _ => return Err(ErrorObjectOwned::owned(-32602, "expected a height, a block hash or \"latest\"", None::<()>)),
+        _ => {
+            return Err(ErrorObjectOwned::owned(
+                -32602,
+                "expected a height, a block hash or \"latest\"",
+                None::<()>,
+            ));
+        }
     };
-    let block =
-        store.block(height).map_err(internal)?.ok_or_else(|| err(ErrorCode::BlockNotFound, format!("no block at height {height}")))?;
+    let block = store.block(height).map_err(internal)?.ok_or_else(|| {
+        err(
+            ErrorCode::BlockNotFound,
+            format!("no block at height {height}"),
+        )
+    })?;
     Ok((&block).into())
 }
 
@@ -78,14 +103,38 @@ fn chain_tx(ctx: &RpcContext, hash: Hash) -> Result<TxLookup, ErrorObjectOwned> 
             Admission::Pending => TxState::Pending,
             Admission::Queued => TxState::Queued,
         };
-        return Ok(TxLookup { status, tx: (&tx).into(), receipt: None, block_height: None, block_hash: None, index: None });
+        return Ok(TxLookup {
+            status,
+            tx: (&tx).into(),
+            receipt: None,
+            block_height: None,
+            block_hash: None,
+            index: None,
+        });
     }
     let store = ctx.chain.store();
-    let not_found = || err(ErrorCode::TxNotFound, format!("no transaction {hash} in the chain or the mempool"));
-    let loc = store.tx_location(&hash).map_err(internal)?.ok_or_else(not_found)?;
-    let block = store.block(loc.height).map_err(internal)?.ok_or_else(not_found)?;
-    let receipts = store.receipts(loc.height).map_err(internal)?.unwrap_or_default();
-    let tx = block.transactions.get(loc.index as usize).ok_or_else(not_found)?;
+    let not_found = || {
+        err(
+            ErrorCode::TxNotFound,
+            format!("no transaction {hash} in the chain or the mempool"),
+        )
+    };
+    let loc = store
+        .tx_location(&hash)
+        .map_err(internal)?
+        .ok_or_else(not_found)?;
+    let block = store
+        .block(loc.height)
+        .map_err(internal)?
+        .ok_or_else(not_found)?;
+    let receipts = store
+        .receipts(loc.height)
+        .map_err(internal)?
+        .unwrap_or_default();
+    let tx = block
+        .transactions
+        .get(loc.index as usize)
+        .ok_or_else(not_found)?;
     Ok(TxLookup {
         status: TxState::Included,
         tx: tx.into(),
@@ -115,11 +164,14 @@ fn node_status(ctx: &RpcContext) -> StatusView {
 }
 
 /// All methods, on a module over the context.
-pub fn module(ctx: Arc<RpcContext>) -> Result<RpcModule<RpcContext>, jsonrpsee::core::RegisterMethodError> {
+pub fn module(
+    ctx: Arc<RpcContext>,
+) -> Result<RpcModule<RpcContext>, jsonrpsee::core::RegisterMethodError> {
     let mut m = RpcModule::from_arc(ctx);
-    m.register_method("chain_head", |_, ctx, _| -> Result<HeaderView, ErrorObjectOwned> {
-        Ok((&ctx.chain.head()).into())
-    })?;
+    m.register_method(
+        "chain_head",
+        |_, ctx, _| -> Result<HeaderView, ErrorObjectOwned> { Ok((&ctx.chain.head()).into()) },
+    )?;
     m.register_method("chain_block", |p, ctx, _| {
         let at: serde_json::Value = one_param(&p, "a height, a block hash or \"latest\"")?;
         chain_block(ctx, at)
@@ -128,33 +180,60 @@ pub fn module(ctx: Arc<RpcContext>) -> Result<RpcModule<RpcContext>, jsonrpsee::
         let s: String = one_param(&p, "a transaction hash")?;
         chain_tx(ctx, parse_hash(&s)?)
     })?;
-    m.register_method("state_account", |p, ctx, _| -> Result<AccountView, ErrorObjectOwned> {
-        let s: String = one_param(&p, "an address")?;
-        let addr = parse_address(&s)?;
-        let height = ctx.chain.head().height;
-        let acct = ctx.chain.account(&addr).map_err(internal)?;
-        let pending = ctx.mempool.lock().pending_nonce(&addr, acct.nonce);
-        Ok(AccountView::new(addr, acct.balance, acct.nonce, pending, height))
-    })?;
+    m.register_method(
+        "state_account",
+        |p, ctx, _| -> Result<AccountView, ErrorObjectOwned> {
+            let s: String = one_param(&p, "an address")?;
+            let addr = parse_address(&s)?;
+            let height = ctx.chain.head().height;
+            let acct = ctx.chain.account(&addr).map_err(internal)?;
+            let pending = ctx.mempool.lock().pending_nonce(&addr, acct.nonce);
+            Ok(AccountView::new(
+                addr,
+                acct.balance,
+                acct.nonce,
+                pending,
+                height,
+            ))
+        },
+    )?;
     m.register_method("tx_submit", |p, ctx, _| -> Result<Hash, ErrorObjectOwned> {
         let s: String = one_param(&p, "the hex of a signed transaction")?;
         let (hash, _) = submit_one(&ctx.chain, &ctx.mempool, &s)?;
         Ok(hash)
     })?;
-    m.register_blocking_method("tx_submitBatch", |p, ctx, _| -> Result<Vec<SubmitOutcome>, ErrorObjectOwned> {
-        let list: Vec<String> = one_param(&p, "an array of signed transaction hex strings")?;
-        if list.len() > MAX_SUBMIT_BATCH {
-            return Err(err(ErrorCode::BatchTooLarge, format!("at most {MAX_SUBMIT_BATCH} transactions per batch")));
-        }
-        Ok(submit_many(&ctx.chain, &ctx.mempool, &list)
-            .into_iter()
-            .map(|r| match r {
-                Ok((h, _)) => SubmitOutcome { hash: Some(h), error: None },
-                Err(e) => SubmitOutcome { hash: None, error: Some(umbra_rpc::SubmitError { code: e.code, message: e.message }) },
-            })
-            .collect())
-    })?;
-    m.register_method("node_status", |_, ctx, _| -> Result<StatusView, ErrorObjectOwned> { Ok(node_status(ctx)) })?;
+    m.register_blocking_method(
+        "tx_submitBatch",
+        |p, ctx, _| -> Result<Vec<SubmitOutcome>, ErrorObjectOwned> {
+            let list: Vec<String> = one_param(&p, "an array of signed transaction hex strings")?;
+            if list.len() > MAX_SUBMIT_BATCH {
+                return Err(err(
+                    ErrorCode::BatchTooLarge,
+                    format!("at most {MAX_SUBMIT_BATCH} transactions per batch"),
+                ));
+            }
+            Ok(submit_many(&ctx.chain, &ctx.mempool, &list)
+                .into_iter()
+                .map(|r| match r {
+                    Ok((h, _)) => SubmitOutcome {
+                        hash: Some(h),
+                        error: None,
+                    },
+                    Err(e) => SubmitOutcome {
+                        hash: None,
+                        error: Some(umbra_rpc::SubmitError {
+                            code: e.code,
+                            message: e.message,
+                        }),
+                    },
+                })
+                .collect())
+        },
+    )?;
+    m.register_method(
+        "node_status",
+        |_, ctx, _| -> Result<StatusView, ErrorObjectOwned> { Ok(node_status(ctx)) },
+    )?;
     m.register_subscription(
         "chain_subscribeHeads",
         "chain_head",
@@ -164,7 +243,10 @@ pub fn module(ctx: Arc<RpcContext>) -> Result<RpcModule<RpcContext>, jsonrpsee::
     Ok(m)
 }
 
-async fn heads_subscription(pending: PendingSubscriptionSink, ctx: Arc<RpcContext>) -> SubscriptionResult {
+async fn heads_subscription(
+    pending: PendingSubscriptionSink,
+    ctx: Arc<RpcContext>,
+) -> SubscriptionResult {
     let mut rx = ctx.heads.subscribe();
     let sink = pending.accept().await?;
     loop {
@@ -187,7 +269,10 @@ async fn heads_subscription(pending: PendingSubscriptionSink, ctx: Arc<RpcContex
 }
 
 /// Starts the server on `addr` (HTTP and WebSocket on one port).
-pub async fn serve(addr: SocketAddr, ctx: Arc<RpcContext>) -> Result<(SocketAddr, ServerHandle), std::io::Error> {
+pub async fn serve(
+    addr: SocketAddr,
+    ctx: Arc<RpcContext>,
+) -> Result<(SocketAddr, ServerHandle), std::io::Error> {
     let cfg = ServerConfig::builder()
         .max_request_body_size(MAX_REQUEST_BYTES)
         .max_response_body_size(64 * 1024 * 1024)

@@ -18,7 +18,10 @@ use umbra_storage::{Store, StoreConfig};
 
 /// Wall-clock milliseconds since the Unix epoch: the node's only clock.
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Everything needed to start a node.
@@ -57,9 +60,14 @@ pub struct Node {
 impl Node {
     pub async fn start(cfg: NodeConfig) -> Result<Node, NodeError> {
         let db_path = cfg.data_dir.join("db");
-        let store = Store::open(&db_path, cfg.store.clone())
-            .map_err(|e| NodeError::Store { path: db_path.display().to_string(), reason: e.to_string() })?;
-        let block_time_ms = cfg.block_time_ms.unwrap_or(cfg.spec.consensus.block_time_ms).max(1);
+        let store = Store::open(&db_path, cfg.store.clone()).map_err(|e| NodeError::Store {
+            path: db_path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let block_time_ms = cfg
+            .block_time_ms
+            .unwrap_or(cfg.spec.consensus.block_time_ms)
+            .max(1);
         let consensus = cfg.spec.consensus_engine(block_time_ms);
         let executor: Box<dyn Executor> = Box::new(SequentialExecutor);
         let chain = Arc::new(Chain::open(store, cfg.spec, consensus, executor)?);
@@ -68,26 +76,60 @@ impl Node {
 
         let mempool = Arc::new(Mutex::new(Mempool::new(cfg.mempool)));
         let (heads, _) = broadcast::channel(256);
-        let producing = cfg.key.as_ref().is_some_and(|k| chain.consensus().next_slot(&head, &k.public(), now_ms()).is_some());
-        let ctx = Arc::new(RpcContext { chain: chain.clone(), mempool: mempool.clone(), heads: heads.clone(), producing, block_time_ms });
+        let producing = cfg.key.as_ref().is_some_and(|k| {
+            chain
+                .consensus()
+                .next_slot(&head, &k.public(), now_ms())
+                .is_some()
+        });
+        let ctx = Arc::new(RpcContext {
+            chain: chain.clone(),
+            mempool: mempool.clone(),
+            heads: heads.clone(),
+            producing,
+            block_time_ms,
+        });
         let (rpc_addr, server) =
-            serve(cfg.rpc_addr, ctx.clone()).await.map_err(|e| NodeError::Rpc { addr: cfg.rpc_addr, reason: e.to_string() })?;
+            serve(cfg.rpc_addr, ctx.clone())
+                .await
+                .map_err(|e| NodeError::Rpc {
+                    addr: cfg.rpc_addr,
+                    reason: e.to_string(),
+                })?;
         tracing::info!(target: "umbra::rpc", %rpc_addr, "RPC listening (HTTP and WebSocket)");
 
         let stop = Arc::new(AtomicBool::new(false));
         let producer = match (producing, cfg.key) {
             (true, Some(key)) => {
-                let p = Producer { chain, mempool, heads, key, stop: stop.clone() };
-                Some(std::thread::Builder::new().name("producer".into()).spawn(move || p.run()).map_err(|e| {
-                    NodeError::Rpc { addr: rpc_addr, reason: format!("cannot start the producer thread: {e}") }
-                })?)
+                let p = Producer {
+                    chain,
+                    mempool,
+                    heads,
+                    key,
+                    stop: stop.clone(),
+                };
+                Some(
+                    std::thread::Builder::new()
+                        .name("producer".into())
+                        .spawn(move || p.run())
+                        .map_err(|e| NodeError::Rpc {
+                            addr: rpc_addr,
+                            reason: format!("cannot start the producer thread: {e}"),
+                        })?,
+                )
             }
             _ => {
                 tracing::warn!(target: "umbra::node", "this node's key is not an authority of the chain: it serves RPC but produces no blocks");
                 None
             }
         };
-        Ok(Node { ctx, rpc_addr, server, stop, producer })
+        Ok(Node {
+            ctx,
+            rpc_addr,
+            server,
+            stop,
+            producer,
+        })
     }
 
     pub fn rpc_addr(&self) -> SocketAddr {
@@ -122,7 +164,11 @@ impl Producer {
         while !self.stop.load(Ordering::SeqCst) {
             let head = self.chain.head();
             let now = now_ms();
-            let Some(slot) = self.chain.consensus().next_slot(&head, &self.key.public(), now) else {
+            let Some(slot) = self
+                .chain
+                .consensus()
+                .next_slot(&head, &self.key.public(), now)
+            else {
                 tracing::warn!(target: "umbra::producer", "no longer an authority; stopping production");
                 return;
             };
@@ -137,13 +183,19 @@ impl Producer {
     fn produce_one(&self, now: u64) {
         let started = Instant::now();
         let params = self.chain.params();
-        let candidates = self.mempool.lock().ready_batch(params.max_block_txs as usize, params.max_block_bytes as usize);
-        let result = self.chain.produce(&self.key, &candidates, now).and_then(|ex| {
-            let rejected: Vec<_> = ex.rejected.iter().map(|(h, r)| (*h, r.clone())).collect();
-            let txs = ex.block.transactions.clone();
-            let header = self.chain.commit(ex)?;
-            Ok((header, txs, rejected))
-        });
+        let candidates = self.mempool.lock().ready_batch(
+            params.max_block_txs as usize,
+            params.max_block_bytes as usize,
+        );
+        let result = self
+            .chain
+            .produce(&self.key, &candidates, now)
+            .and_then(|ex| {
+                let rejected: Vec<_> = ex.rejected.iter().map(|(h, r)| (*h, r.clone())).collect();
+                let txs = ex.block.transactions.clone();
+                let header = self.chain.commit(ex)?;
+                Ok((header, txs, rejected))
+            });
         match result {
             Ok((header, txs, rejected)) => {
                 {

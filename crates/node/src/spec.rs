@@ -59,21 +59,35 @@ pub enum SpecError {
 impl ChainSpec {
     pub fn load(path: &Path) -> Result<ChainSpec, SpecError> {
         let p = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|e| SpecError::Read { path: p.clone(), reason: e.to_string() })?;
+        let meta = std::fs::metadata(path).map_err(|e| SpecError::Read {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
         if meta.len() > MAX_SPEC_BYTES {
-            return Err(SpecError::Read { path: p, reason: format!("file is over {MAX_SPEC_BYTES} bytes") });
+            return Err(SpecError::Read {
+                path: p,
+                reason: format!("file is over {MAX_SPEC_BYTES} bytes"),
+            });
         }
-        let text = std::fs::read_to_string(path).map_err(|e| SpecError::Read { path: p.clone(), reason: e.to_string() })?;
-        let spec: ChainSpec =
-            serde_json::from_str(&text).map_err(|e| SpecError::Parse { path: p, reason: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| SpecError::Read {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
+        let spec: ChainSpec = serde_json::from_str(&text).map_err(|e| SpecError::Parse {
+            path: p,
+            reason: e.to_string(),
+        })?;
         spec.validate()?;
         Ok(spec)
     }
 
     pub fn save(&self, path: &Path) -> Result<(), SpecError> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| SpecError::Invalid(e.to_string()))?;
-        std::fs::write(path, text + "\n")
-            .map_err(|e| SpecError::Read { path: path.display().to_string(), reason: e.to_string() })
+        let text =
+            serde_json::to_string_pretty(self).map_err(|e| SpecError::Invalid(e.to_string()))?;
+        std::fs::write(path, text + "\n").map_err(|e| SpecError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
     }
 
     pub fn validate(&self) -> Result<(), SpecError> {
@@ -84,13 +98,17 @@ impl ChainSpec {
             )));
         }
         if self.consensus.authorities.len() != 1 {
-            return Err(SpecError::Invalid("the solo engine needs exactly one authority".into()));
+            return Err(SpecError::Invalid(
+                "the solo engine needs exactly one authority".into(),
+            ));
         }
         if self.consensus.block_time_ms == 0 {
             return Err(SpecError::Invalid("block_time_ms must be positive".into()));
         }
         if self.params.ref_block_window == 0 {
-            return Err(SpecError::Invalid("params.ref_block_window must be positive".into()));
+            return Err(SpecError::Invalid(
+                "params.ref_block_window must be positive".into(),
+            ));
         }
         genesis_changes(&self.balances()?, self.genesis_time_ms)?;
         Ok(())
@@ -104,14 +122,22 @@ impl ChainSpec {
                 b.amount
                     .parse::<Amount>()
                     .map(|a| (b.address, a))
-                    .map_err(|_| SpecError::Invalid(format!("balance of {} is not a base-unit integer: {}", b.address, b.amount)))
+                    .map_err(|_| {
+                        SpecError::Invalid(format!(
+                            "balance of {} is not a base-unit integer: {}",
+                            b.address, b.amount
+                        ))
+                    })
             })
             .collect()
     }
 
     /// The consensus engine the spec names, pacing blocks every `block_time_ms`.
     pub fn consensus_engine(&self, block_time_ms: u64) -> Box<dyn Consensus> {
-        Box::new(Solo { authority: self.consensus.authorities[0], interval_ms: block_time_ms })
+        Box::new(Solo {
+            authority: self.consensus.authorities[0],
+            interval_ms: block_time_ms,
+        })
     }
 }
 
@@ -125,13 +151,21 @@ pub fn dev_spec(block_time_ms: u64, genesis_time_ms: u64) -> (ChainSpec, Keypair
     let amount = parse_amount(DEV_BALANCE).unwrap_or_default().to_string();
     let balances = DEV_ACCOUNT_NAMES
         .iter()
-        .map(|n| GenesisBalance { address: dev_keypair(n).address(), amount: amount.clone(), name: Some(format!("dev:{n}")) })
+        .map(|n| GenesisBalance {
+            address: dev_keypair(n).address(),
+            amount: amount.clone(),
+            name: Some(format!("dev:{n}")),
+        })
         .collect();
     let spec = ChainSpec {
         name: "umbra-devnet".into(),
         chain_id: 1337,
         genesis_time_ms,
-        consensus: ConsensusSpec { engine: "solo".into(), authorities: vec![validator.public()], block_time_ms },
+        consensus: ConsensusSpec {
+            engine: "solo".into(),
+            authorities: vec![validator.public()],
+            block_time_ms,
+        },
         balances,
         params: ChainParams::default(),
     };
@@ -162,10 +196,16 @@ mod tests {
         assert!(matches!(ChainSpec::load(&p), Err(SpecError::Parse { .. })));
         let (mut spec, _) = dev_spec(1000, 5);
         spec.balances[1].address = spec.balances[0].address;
-        assert!(matches!(spec.validate(), Err(SpecError::Genesis(GenesisError::Duplicate(_)))));
+        assert!(matches!(
+            spec.validate(),
+            Err(SpecError::Genesis(GenesisError::Duplicate(_)))
+        ));
         let (mut spec, _) = dev_spec(1000, 5);
         spec.balances[0].amount = "1.5".into();
         assert!(matches!(spec.validate(), Err(SpecError::Invalid(_))));
-        assert!(matches!(ChainSpec::load(&dir.path().join("missing.json")), Err(SpecError::Read { .. })));
+        assert!(matches!(
+            ChainSpec::load(&dir.path().join("missing.json")),
+            Err(SpecError::Read { .. })
+        ));
     }
 }

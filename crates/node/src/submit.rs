@@ -18,13 +18,19 @@ pub struct SubmitError {
 
 impl SubmitError {
     fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        SubmitError { code: code.code(), message: message.into() }
+        SubmitError {
+            code: code.code(),
+            message: message.into(),
+        }
     }
 }
 
 impl From<Rejection> for SubmitError {
     fn from(r: Rejection) -> Self {
-        SubmitError { code: r.code(), message: r.to_string() }
+        SubmitError {
+            code: r.code(),
+            message: r.to_string(),
+        }
     }
 }
 
@@ -41,35 +47,64 @@ pub fn decode_tx_hex(hex_str: &str, max_tx_bytes: u64) -> Result<Transaction, Su
     if s.len() as u64 > max_tx_bytes.saturating_mul(2) {
         return Err(SubmitError::new(
             ErrorCode::TxTooLarge,
-            format!("transaction is {} bytes, over the limit of {max_tx_bytes}", s.len() / 2),
+            format!(
+                "transaction is {} bytes, over the limit of {max_tx_bytes}",
+                s.len() / 2
+            ),
         ));
     }
-    let bytes = hex::decode(s).map_err(|e| SubmitError::new(ErrorCode::MalformedHex, format!("transaction is not valid hex: {e}")))?;
+    let bytes = hex::decode(s).map_err(|e| {
+        SubmitError::new(
+            ErrorCode::MalformedHex,
+            format!("transaction is not valid hex: {e}"),
+        )
+    })?;
     decode_bounded::<Transaction>(&bytes, max_tx_bytes as usize).map_err(|e| match e {
         DecodeError::TooLarge { .. } => SubmitError::new(ErrorCode::TxTooLarge, e.to_string()),
-        DecodeError::Malformed(m) => SubmitError::new(ErrorCode::DecodeFailed, format!("transaction does not decode: {m}")),
+        DecodeError::Malformed(m) => SubmitError::new(
+            ErrorCode::DecodeFailed,
+            format!("transaction does not decode: {m}"),
+        ),
     })
 }
 
 /// Checks a decoded transaction whose signature is already verified and adds
 /// it to the mempool.
-pub fn admit(chain: &Chain, mempool: &Mutex<Mempool>, tx: Transaction) -> Result<(Hash, Admission), SubmitError> {
+pub fn admit(
+    chain: &Chain,
+    mempool: &Mutex<Mempool>,
+    tx: Transaction,
+) -> Result<(Hash, Admission), SubmitError> {
     let params = chain.params();
     check_stateless(&tx, chain.spec().chain_id, params)?;
     chain.check_ref_block(&tx)?;
     let fee = required_fee(params, &tx);
     if tx.max_fee < fee {
-        return Err(TxInvalid::FeeTooLow { max_fee: tx.max_fee, required: fee }.into());
+        return Err(TxInvalid::FeeTooLow {
+            max_fee: tx.max_fee,
+            required: fee,
+        }
+        .into());
     }
-    let acct = chain.account(&tx.sender_address()).map_err(|e| SubmitError::new(ErrorCode::Internal, e.to_string()))?;
+    let acct = chain
+        .account(&tx.sender_address())
+        .map_err(|e| SubmitError::new(ErrorCode::Internal, e.to_string()))?;
     if tx.nonce < acct.nonce {
-        return Err(TxInvalid::NonceTooLow { expected: acct.nonce, got: tx.nonce }.into());
+        return Err(TxInvalid::NonceTooLow {
+            expected: acct.nonce,
+            got: tx.nonce,
+        }
+        .into());
     }
     let cost = match &tx.payload {
         Payload::Transfer { amount, .. } => fee.saturating_add(*amount),
     };
     if acct.balance < cost {
-        return Err(TxInvalid::InsufficientBalance { needed: cost, available: acct.balance }.into());
+        return Err(TxInvalid::InsufficientBalance {
+            needed: cost,
+            available: acct.balance,
+        }
+        .into());
     }
     let hash = tx.hash();
     if chain.store().tx_location(&hash).ok().flatten().is_some() {
@@ -80,24 +115,40 @@ pub fn admit(chain: &Chain, mempool: &Mutex<Mempool>, tx: Transaction) -> Result
 }
 
 /// Decodes, verifies and admits one transaction.
-pub fn submit_one(chain: &Chain, mempool: &Mutex<Mempool>, hex_str: &str) -> Result<(Hash, Admission), SubmitError> {
+pub fn submit_one(
+    chain: &Chain,
+    mempool: &Mutex<Mempool>,
+    hex_str: &str,
+) -> Result<(Hash, Admission), SubmitError> {
     let tx = decode_tx_hex(hex_str, chain.params().max_tx_bytes)?;
-    verify_transaction(&tx).map_err(|e| SubmitError::new(ErrorCode::BadSignature, e.to_string()))?;
+    verify_transaction(&tx)
+        .map_err(|e| SubmitError::new(ErrorCode::BadSignature, e.to_string()))?;
     admit(chain, mempool, tx)
 }
 
 /// Submits many transactions, verifying their signatures in one batch.
-pub fn submit_many(chain: &Chain, mempool: &Mutex<Mempool>, hexes: &[String]) -> Vec<Result<(Hash, Admission), SubmitError>> {
-    let decoded: Vec<Result<Transaction, SubmitError>> =
-        hexes.iter().map(|h| decode_tx_hex(h, chain.params().max_tx_bytes)).collect();
-    let items: Vec<_> = decoded.iter().flatten().map(|t| (t.sender, t.signing_hash(), t.signature)).collect();
+pub fn submit_many(
+    chain: &Chain,
+    mempool: &Mutex<Mempool>,
+    hexes: &[String],
+) -> Vec<Result<(Hash, Admission), SubmitError>> {
+    let decoded: Vec<Result<Transaction, SubmitError>> = hexes
+        .iter()
+        .map(|h| decode_tx_hex(h, chain.params().max_tx_bytes))
+        .collect();
+    let items: Vec<_> = decoded
+        .iter()
+        .flatten()
+        .map(|t| (t.sender, t.signing_hash(), t.signature))
+        .collect();
     let all_valid = verify_batch(&items).is_ok();
     decoded
         .into_iter()
         .map(|r| {
             let tx = r?;
             if !all_valid {
-                verify_transaction(&tx).map_err(|e| SubmitError::new(ErrorCode::BadSignature, e.to_string()))?;
+                verify_transaction(&tx)
+                    .map_err(|e| SubmitError::new(ErrorCode::BadSignature, e.to_string()))?;
             }
             admit(chain, mempool, tx)
         })

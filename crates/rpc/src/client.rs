@@ -42,8 +42,14 @@ impl RpcClient {
             .max_request_size(crate::MAX_REQUEST_BYTES * 4)
             .max_response_size(64 * 1024 * 1024)
             .build(url)
-            .map_err(|e| RpcClientError::Transport { url: url.to_string(), reason: e.to_string() })?;
-        Ok(RpcClient { url: url.to_string(), inner })
+            .map_err(|e| RpcClientError::Transport {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(RpcClient {
+            url: url.to_string(),
+            inner,
+        })
     }
 
     pub fn url(&self) -> &str {
@@ -58,20 +64,35 @@ impl RpcClient {
     ) -> Result<T, RpcClientError> {
         let mut p = jsonrpsee_core::params::ArrayParams::new();
         for v in params {
-            p.insert(v).map_err(|e| RpcClientError::Transport { url: self.url.clone(), reason: e.to_string() })?;
+            p.insert(v).map_err(|e| RpcClientError::Transport {
+                url: self.url.clone(),
+                reason: e.to_string(),
+            })?;
         }
-        self.inner.request(method, p).await.map_err(|e| self.map_err(e))
+        self.inner
+            .request(method, p)
+            .await
+            .map_err(|e| self.map_err(e))
     }
 
     fn map_err(&self, e: CoreError) -> RpcClientError {
         match e {
-            CoreError::Call(obj) => RpcClientError::Rpc { code: obj.code(), message: obj.message().to_string() },
-            other => RpcClientError::Transport { url: self.url.clone(), reason: other.to_string() },
+            CoreError::Call(obj) => RpcClientError::Rpc {
+                code: obj.code(),
+                message: obj.message().to_string(),
+            },
+            other => RpcClientError::Transport {
+                url: self.url.clone(),
+                reason: other.to_string(),
+            },
         }
     }
 
     pub async fn head(&self) -> Result<HeaderView, RpcClientError> {
-        self.inner.request("chain_head", rpc_params![]).await.map_err(|e| self.map_err(e))
+        self.inner
+            .request("chain_head", rpc_params![])
+            .await
+            .map_err(|e| self.map_err(e))
     }
 
     /// A block by height, hash, or `"latest"`.
@@ -84,7 +105,8 @@ impl RpcClient {
     }
 
     pub async fn account(&self, addr: &Address) -> Result<AccountView, RpcClientError> {
-        self.call("state_account", vec![addr.to_bech32().into()]).await
+        self.call("state_account", vec![addr.to_bech32().into()])
+            .await
     }
 
     /// Submits a signed transaction, as the hex of its borsh encoding.
@@ -92,11 +114,18 @@ impl RpcClient {
         self.call("tx_submit", vec![tx_hex.into()]).await
     }
 
-    pub async fn submit_batch(&self, txs_hex: Vec<String>) -> Result<Vec<SubmitOutcome>, RpcClientError> {
-        self.call("tx_submitBatch", vec![serde_json::Value::from(txs_hex)]).await
+    pub async fn submit_batch(
+        &self,
+        txs_hex: Vec<String>,
+    ) -> Result<Vec<SubmitOutcome>, RpcClientError> {
+        self.call("tx_submitBatch", vec![serde_json::Value::from(txs_hex)])
+            .await
     }
 
     pub async fn status(&self) -> Result<StatusView, RpcClientError> {
-        self.inner.request("node_status", rpc_params![]).await.map_err(|e| self.map_err(e))
+        self.inner
+            .request("node_status", rpc_params![])
+            .await
+            .map_err(|e| self.map_err(e))
     }
 }

@@ -2,7 +2,9 @@
 //! (u128 does not fit a JSON number safely); hashes are lowercase hex.
 
 use serde::{Deserialize, Serialize};
-use umbra_types::{Address, Block, Event, Hash, Header, Payload, Receipt, Transaction, TxStatus, format_amount};
+use umbra_types::{
+    Address, Block, Event, Hash, Header, Payload, Receipt, Transaction, TxStatus, format_amount,
+};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct HeaderView {
@@ -77,7 +79,11 @@ impl From<&Transaction> for TxView {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventView {
-    Transfer { from: Address, to: Address, amount: String },
+    Transfer {
+        from: Address,
+        to: Address,
+        amount: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -96,7 +102,9 @@ impl From<&Receipt> for ReceiptView {
     fn from(r: &Receipt) -> Self {
         let (status, fail_code, fail_reason) = match &r.status {
             TxStatus::Success => ("success".to_string(), None, None),
-            TxStatus::Failed { code, reason } => ("failed".to_string(), Some(*code), Some(reason.clone())),
+            TxStatus::Failed { code, reason } => {
+                ("failed".to_string(), Some(*code), Some(reason.clone()))
+            }
         };
         ReceiptView {
             status,
@@ -107,9 +115,11 @@ impl From<&Receipt> for ReceiptView {
                 .events
                 .iter()
                 .map(|e| match e {
-                    Event::Transfer { from, to, amount } => {
-                        EventView::Transfer { from: *from, to: *to, amount: amount.to_string() }
-                    }
+                    Event::Transfer { from, to, amount } => EventView::Transfer {
+                        from: *from,
+                        to: *to,
+                        amount: amount.to_string(),
+                    },
                 })
                 .collect(),
         }
@@ -124,7 +134,10 @@ pub struct BlockView {
 
 impl From<&Block> for BlockView {
     fn from(b: &Block) -> Self {
-        BlockView { header: (&b.header).into(), transactions: b.transactions.iter().map(Into::into).collect() }
+        BlockView {
+            header: (&b.header).into(),
+            transactions: b.transactions.iter().map(Into::into).collect(),
+        }
     }
 }
 
@@ -167,7 +180,13 @@ pub struct AccountView {
 }
 
 impl AccountView {
-    pub fn new(address: Address, balance: u128, nonce: u64, pending_nonce: u64, height: u64) -> Self {
+    pub fn new(
+        address: Address,
+        balance: u128,
+        nonce: u64,
+        pending_nonce: u64,
+        height: u64,
+    ) -> Self {
         AccountView {
             address,
             balance: balance.to_string(),

@@ -13,14 +13,22 @@ pub enum TxInvalid {
     WrongChainId { expected: u64, got: u64 },
     #[error("bad signature")]
     BadSignature,
-    #[error("nonce too low: account nonce is {expected}, transaction has {got} (replayed or already used)")]
+    #[error(
+        "nonce too low: account nonce is {expected}, transaction has {got} (replayed or already used)"
+    )]
     NonceTooLow { expected: u64, got: u64 },
     #[error("nonce gap: account nonce is {expected}, transaction has {got}")]
     NonceGap { expected: u64, got: u64 },
     #[error("reference block {height} is not a known block of this chain")]
     UnknownRefBlock { height: u64 },
-    #[error("reference block {height} has expired (window is {window} blocks; current height {current})")]
-    RefBlockExpired { height: u64, window: u64, current: u64 },
+    #[error(
+        "reference block {height} has expired (window is {window} blocks; current height {current})"
+    )]
+    RefBlockExpired {
+        height: u64,
+        window: u64,
+        current: u64,
+    },
     #[error("insufficient balance: need {needed}, have {available}")]
     InsufficientBalance { needed: Amount, available: Amount },
     #[error("max fee {max_fee} is below the required fee {required}")]

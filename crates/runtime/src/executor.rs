@@ -116,18 +116,30 @@ pub fn apply_transaction(
     }
     let fee = required_fee(ctx.params, tx);
     if tx.max_fee < fee {
-        return Ok(Err(TxInvalid::FeeTooLow { max_fee: tx.max_fee, required: fee }));
+        return Ok(Err(TxInvalid::FeeTooLow {
+            max_fee: tx.max_fee,
+            required: fee,
+        }));
     }
     let from = tx.sender_address();
     let mut sender = overlay.account(&from)?;
     if tx.nonce < sender.nonce {
-        return Ok(Err(TxInvalid::NonceTooLow { expected: sender.nonce, got: tx.nonce }));
+        return Ok(Err(TxInvalid::NonceTooLow {
+            expected: sender.nonce,
+            got: tx.nonce,
+        }));
     }
     if tx.nonce > sender.nonce {
-        return Ok(Err(TxInvalid::NonceGap { expected: sender.nonce, got: tx.nonce }));
+        return Ok(Err(TxInvalid::NonceGap {
+            expected: sender.nonce,
+            got: tx.nonce,
+        }));
     }
     if sender.balance < fee {
-        return Ok(Err(TxInvalid::InsufficientBalance { needed: fee, available: sender.balance }));
+        return Ok(Err(TxInvalid::InsufficientBalance {
+            needed: fee,
+            available: sender.balance,
+        }));
     }
     sender.balance -= fee;
     sender.nonce += 1;
@@ -145,9 +157,20 @@ pub fn apply_transaction(
             overlay.absorb(writes);
             (TxStatus::Success, events)
         }
-        Err(f) => (TxStatus::Failed { code: f.code, reason: f.reason }, vec![]),
+        Err(f) => (
+            TxStatus::Failed {
+                code: f.code,
+                reason: f.reason,
+            },
+            vec![],
+        ),
     };
-    Ok(Ok(Receipt { tx_hash: tx.hash(), status, fee_paid: fee, events }))
+    Ok(Ok(Receipt {
+        tx_hash: tx.hash(),
+        status,
+        fee_paid: fee,
+        events,
+    }))
 }
 
 #[cfg(test)]
@@ -170,7 +193,10 @@ mod tests {
     }
 
     fn ref_at(h: u64) -> RefBlock {
-        RefBlock { height: h, hash_prefix: (h as u32).to_le_bytes() }
+        RefBlock {
+            height: h,
+            hash_prefix: (h as u32).to_le_bytes(),
+        }
     }
 
     fn tx(k: &Keypair, nonce: u64, to: Address, amount: u128) -> Transaction {
@@ -178,7 +204,7 @@ mod tests {
             chain_id: 7,
             sender: k.public(),
             nonce,
-            ref_block: ref_at(9),
+            ref_block: ref_at(60),
             max_fee: 1_000_000_000,
             payload: Payload::Transfer { to, amount },
         })
@@ -187,7 +213,13 @@ mod tests {
     fn state(balances: &[(Address, u128)]) -> MemState {
         let mut m = MemState::default();
         for (a, b) in balances {
-            m.0.insert(keys::account(a), encode(&Account { balance: *b, nonce: 0 }));
+            m.0.insert(
+                keys::account(a),
+                encode(&Account {
+                    balance: *b,
+                    nonce: 0,
+                }),
+            );
         }
         m
     }
@@ -196,7 +228,7 @@ mod tests {
         let params = ChainParams::default();
         let ctx = BlockContext {
             chain_id: 7,
-            height: 10,
+            height: 70,
             timestamp_ms: 1,
             proposer: Default::default(),
             params: &params,
@@ -206,8 +238,14 @@ mod tests {
     }
 
     fn account_after(st: &MemState, out: &BlockOutput, a: &Address) -> Account {
-        let v = out.changes.get(&keys::account(a)).cloned().flatten().or_else(|| st.0.get(&keys::account(a)).cloned());
-        v.map(|b| decode_bounded(&b, 1024).unwrap()).unwrap_or_default()
+        let v = out
+            .changes
+            .get(&keys::account(a))
+            .cloned()
+            .flatten()
+            .or_else(|| st.0.get(&keys::account(a)).cloned());
+        v.map(|b| decode_bounded(&b, 1024).unwrap())
+            .unwrap_or_default()
     }
 
     #[test]
@@ -219,8 +257,21 @@ mod tests {
         let out = run(&st, &[t.clone()], ExecMode::Import).unwrap();
         assert_eq!(out.receipts[0].status, TxStatus::Success);
         assert_eq!(out.receipts[0].fee_paid, fee);
-        assert_eq!(out.receipts[0].events, vec![Event::Transfer { from: a.address(), to: b.address(), amount: 100 }]);
-        assert_eq!(account_after(&st, &out, &a.address()), Account { balance: 1_000_000_000 - 100 - fee, nonce: 1 });
+        assert_eq!(
+            out.receipts[0].events,
+            vec![Event::Transfer {
+                from: a.address(),
+                to: b.address(),
+                amount: 100
+            }]
+        );
+        assert_eq!(
+            account_after(&st, &out, &a.address()),
+            Account {
+                balance: 1_000_000_000 - 100 - fee,
+                nonce: 1
+            }
+        );
         assert_eq!(account_after(&st, &out, &b.address()).balance, 100);
         assert_eq!(account_after(&st, &out, &reward_pool()).balance, fee);
     }
@@ -232,8 +283,17 @@ mod tests {
         let t = tx(&a, 0, b.address(), 10_000_000);
         let fee = required_fee(&ChainParams::default(), &t);
         let out = run(&st, &[t], ExecMode::Import).unwrap();
-        assert!(matches!(out.receipts[0].status, TxStatus::Failed { code: 1, .. }));
-        assert_eq!(account_after(&st, &out, &a.address()), Account { balance: 1_000_000 - fee, nonce: 1 });
+        assert!(matches!(
+            out.receipts[0].status,
+            TxStatus::Failed { code: 1, .. }
+        ));
+        assert_eq!(
+            account_after(&st, &out, &a.address()),
+            Account {
+                balance: 1_000_000 - fee,
+                nonce: 1
+            }
+        );
         assert_eq!(account_after(&st, &out, &b.address()).balance, 0);
     }
 
@@ -246,7 +306,7 @@ mod tests {
         let gap = tx(&a, 5, b.address(), 1);
         let poor = tx(&b, 0, a.address(), 1);
         let mut expired = tx(&a, 1, b.address(), 1);
-        expired.ref_block = ref_at(1);
+        expired.ref_block = ref_at(5);
         let mut cheap = tx(&a, 1, b.address(), 1);
         cheap.max_fee = 1;
         let mut wrong_ref = tx(&a, 1, b.address(), 1);
@@ -257,7 +317,13 @@ mod tests {
         let codes: Vec<i32> = out.rejected.iter().map(|(_, r)| r.code()).collect();
         assert_eq!(codes, vec![1006, 1016, 1009, 1008, 1010, 1007]);
         let err = run(&st, &txs, ExecMode::Import).unwrap_err();
-        assert!(matches!(err, ExecError::InvalidTx { index: 1, reason: TxInvalid::NonceTooLow { .. } }));
+        assert!(matches!(
+            err,
+            ExecError::InvalidTx {
+                index: 1,
+                reason: TxInvalid::NonceTooLow { .. }
+            }
+        ));
     }
 
     proptest! {

@@ -24,6 +24,10 @@ pub fn required_fee(params: &ChainParams, tx: &Transaction) -> Amount {
     };
     params
         .fee_base
-        .saturating_add(params.fee_per_byte.saturating_mul(tx.encoded_len() as Amount))
+        .saturating_add(
+            params
+                .fee_per_byte
+                .saturating_mul(tx.encoded_len() as Amount),
+        )
         .saturating_add(op)
 }

@@ -13,13 +13,22 @@ pub enum GenesisError {
 }
 
 /// State changes of the genesis block: initial balances and the block record.
-pub fn genesis_changes(balances: &[(Address, Amount)], timestamp_ms: u64) -> Result<Changes, GenesisError> {
+pub fn genesis_changes(
+    balances: &[(Address, Amount)],
+    timestamp_ms: u64,
+) -> Result<Changes, GenesisError> {
     let mut changes = Changes::new();
     let mut total: Amount = 0;
     for (addr, amount) in balances {
         total = total.checked_add(*amount).ok_or(GenesisError::Overflow)?;
-        let acct = Account { balance: *amount, nonce: 0 };
-        if changes.insert(keys::account(addr), Some(encode(&acct))).is_some() {
+        let acct = Account {
+            balance: *amount,
+            nonce: 0,
+        };
+        if changes
+            .insert(keys::account(addr), Some(encode(&acct)))
+            .is_some()
+        {
             return Err(GenesisError::Duplicate(*addr));
         }
     }

@@ -19,7 +19,10 @@ pub struct Overlay<'a> {
 
 impl<'a> Overlay<'a> {
     pub fn new(base: &'a dyn StateView) -> Self {
-        Overlay { base, writes: Changes::new() }
+        Overlay {
+            base,
+            writes: Changes::new(),
+        }
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
@@ -54,9 +57,12 @@ impl<'a> Overlay<'a> {
         let key = keys::account(addr);
         match self.get(&key)? {
             None => Ok(Account::default()),
-            Some(bytes) => decode_bounded(&bytes, MAX_RECORD_BYTES).map_err(|e| {
-                ExecError::CorruptState { key: format!("account {addr}"), reason: e.to_string() }
-            }),
+            Some(bytes) => {
+                decode_bounded(&bytes, MAX_RECORD_BYTES).map_err(|e| ExecError::CorruptState {
+                    key: format!("account {addr}"),
+                    reason: e.to_string(),
+                })
+            }
         }
     }
 

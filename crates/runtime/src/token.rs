@@ -36,5 +36,9 @@ pub fn transfer(
     };
     receiver.balance = nb;
     state.set_account(to, &receiver);
-    Ok(Ok(vec![Event::Transfer { from: *from, to: *to, amount }]))
+    Ok(Ok(vec![Event::Transfer {
+        from: *from,
+        to: *to,
+        amount,
+    }]))
 }

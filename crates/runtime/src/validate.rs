@@ -7,13 +7,23 @@ use umbra_types::{ChainId, Height, Transaction};
 
 /// Size and chain id. The signature is checked by the caller (in batches,
 /// before execution) because it is the expensive part.
-pub fn check_stateless(tx: &Transaction, chain_id: ChainId, params: &ChainParams) -> Result<(), TxInvalid> {
+pub fn check_stateless(
+    tx: &Transaction,
+    chain_id: ChainId,
+    params: &ChainParams,
+) -> Result<(), TxInvalid> {
     let size = tx.encoded_len() as u64;
     if size > params.max_tx_bytes {
-        return Err(TxInvalid::TooLarge { size, limit: params.max_tx_bytes });
+        return Err(TxInvalid::TooLarge {
+            size,
+            limit: params.max_tx_bytes,
+        });
     }
     if tx.chain_id != chain_id {
-        return Err(TxInvalid::WrongChainId { expected: chain_id, got: tx.chain_id });
+        return Err(TxInvalid::WrongChainId {
+            expected: chain_id,
+            got: tx.chain_id,
+        });
     }
     Ok(())
 }

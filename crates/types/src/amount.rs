@@ -50,13 +50,19 @@ pub fn parse_amount(s: &str) -> Result<Amount, AmountError> {
         return Err(AmountError::TooPrecise(s.to_string()));
     }
     let overflow = || AmountError::Overflow(s.to_string());
-    let w: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| overflow())? };
+    let w: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| overflow())?
+    };
     let f: u128 = if frac.is_empty() {
         0
     } else {
         frac.parse::<u128>().map_err(|_| overflow())? * 10u128.pow(DECIMALS - frac.len() as u32)
     };
-    w.checked_mul(UNIT).and_then(|x| x.checked_add(f)).ok_or_else(overflow)
+    w.checked_mul(UNIT)
+        .and_then(|x| x.checked_add(f))
+        .ok_or_else(overflow)
 }
 
 #[cfg(test)]
@@ -70,11 +76,23 @@ mod tests {
         assert_eq!(parse_amount("0.000000001").unwrap(), 1);
         assert_eq!(parse_amount(".5").unwrap(), 500_000_000);
         assert_eq!(parse_amount("7").unwrap(), 7_000_000_000);
-        assert!(matches!(parse_amount("1.0000000001"), Err(AmountError::TooPrecise(_))));
-        assert!(matches!(parse_amount("-1"), Err(AmountError::NotANumber(_))));
+        assert!(matches!(
+            parse_amount("1.0000000001"),
+            Err(AmountError::TooPrecise(_))
+        ));
+        assert!(matches!(
+            parse_amount("-1"),
+            Err(AmountError::NotANumber(_))
+        ));
         assert!(matches!(parse_amount("."), Err(AmountError::NotANumber(_))));
-        assert!(matches!(parse_amount("1e5"), Err(AmountError::NotANumber(_))));
-        assert!(matches!(parse_amount(&"9".repeat(40)), Err(AmountError::Overflow(_))));
+        assert!(matches!(
+            parse_amount("1e5"),
+            Err(AmountError::NotANumber(_))
+        ));
+        assert!(matches!(
+            parse_amount(&"9".repeat(40)),
+            Err(AmountError::Overflow(_))
+        ));
         assert_eq!(format_amount(1_500_000_000), "1.5");
         assert_eq!(format_amount(0), "0");
         assert_eq!(format_amount(1), "0.000000001");

@@ -27,7 +27,10 @@ pub fn encode<T: BorshSerialize>(value: &T) -> Vec<u8> {
 /// trailing garbage.
 pub fn decode_bounded<T: BorshDeserialize>(bytes: &[u8], limit: usize) -> Result<T, DecodeError> {
     if bytes.len() > limit {
-        return Err(DecodeError::TooLarge { size: bytes.len(), limit });
+        return Err(DecodeError::TooLarge {
+            size: bytes.len(),
+            limit,
+        });
     }
     borsh::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))
 }

@@ -14,7 +14,9 @@ use std::str::FromStr;
 pub const ADDRESS_HRP: &str = "umb";
 
 /// An ed25519 public key (32 bytes, not yet checked to be a valid point).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize,
+)]
 pub struct PublicKey(pub [u8; 32]);
 
 /// An ed25519 signature.
@@ -28,7 +30,9 @@ impl Default for Signature {
 }
 
 /// An account address: SHA-256 of the owner's public key.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize,
+)]
 pub struct Address(pub [u8; 32]);
 
 impl PublicKey {
@@ -102,7 +106,10 @@ impl FromStr for Address {
             return Err(AddressError::WrongPrefix(hrp.to_string()));
         }
         let data: Vec<u8> = checked.byte_iter().collect();
-        let arr: [u8; 32] = data.as_slice().try_into().map_err(|_| AddressError::WrongLength(data.len()))?;
+        let arr: [u8; 32] = data
+            .as_slice()
+            .try_into()
+            .map_err(|_| AddressError::WrongLength(data.len()))?;
         Ok(Address(arr))
     }
 }
@@ -160,10 +167,16 @@ mod tests {
         let mut bad = s.clone().into_bytes();
         let last = bad.len() - 1;
         bad[last] = if bad[last] == b'q' { b'p' } else { b'q' };
-        assert!(matches!(String::from_utf8(bad).unwrap().parse::<Address>(), Err(AddressError::Bech32(_))));
+        assert!(matches!(
+            String::from_utf8(bad).unwrap().parse::<Address>(),
+            Err(AddressError::Bech32(_))
+        ));
         // Same bytes under another prefix are refused.
         let other = bech32::encode::<Bech32m>(Hrp::parse("abc").unwrap(), &a.0).unwrap();
-        assert_eq!(other.parse::<Address>(), Err(AddressError::WrongPrefix("abc".into())));
+        assert_eq!(
+            other.parse::<Address>(),
+            Err(AddressError::WrongPrefix("abc".into()))
+        );
         let short = bech32::encode::<Bech32m>(Hrp::parse("umb").unwrap(), &[1, 2, 3]).unwrap();
         assert_eq!(short.parse::<Address>(), Err(AddressError::WrongLength(3)));
     }

@@ -67,7 +67,11 @@ pub fn merkle_proof(leaves: &[Hash], index: usize) -> Option<MerkleProof> {
         level = next_level(&level);
         i /= 2;
     }
-    Some(MerkleProof { index: index as u64, leaf_count: leaves.len() as u64, siblings })
+    Some(MerkleProof {
+        index: index as u64,
+        leaf_count: leaves.len() as u64,
+        siblings,
+    })
 }
 
 impl MerkleProof {
@@ -84,7 +88,11 @@ impl MerkleProof {
             let sib = i ^ 1;
             if sib < width {
                 let Some(s) = sibs.next() else { return false };
-                node = if i % 2 == 0 { inner_node(&node, s) } else { inner_node(s, &node) };
+                node = if i.is_multiple_of(2) {
+                    inner_node(&node, s)
+                } else {
+                    inner_node(s, &node)
+                };
             }
             i /= 2;
             width = width.div_ceil(2);

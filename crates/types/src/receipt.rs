@@ -16,7 +16,11 @@ pub enum TxStatus {
 /// Something a transaction did that clients may want to watch for.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Event {
-    Transfer { from: Address, to: Address, amount: Amount },
+    Transfer {
+        from: Address,
+        to: Address,
+        amount: Amount,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]

@@ -23,7 +23,10 @@ impl RefBlock {
     pub fn new(height: Height, hash: &Hash) -> Self {
         let mut p = [0u8; 4];
         p.copy_from_slice(&hash.0[..4]);
-        RefBlock { height, hash_prefix: p }
+        RefBlock {
+            height,
+            hash_prefix: p,
+        }
     }
 }
 
@@ -130,7 +133,17 @@ mod tests {
     use proptest::prelude::*;
 
     pub(crate) fn arb_tx() -> impl Strategy<Value = Transaction> {
-        (any::<u64>(), any::<[u8; 32]>(), any::<u64>(), any::<u64>(), any::<[u8; 4]>(), any::<u128>(), any::<[u8; 32]>(), any::<u128>(), any::<[u8; 32]>())
+        (
+            any::<u64>(),
+            any::<[u8; 32]>(),
+            any::<u64>(),
+            any::<u64>(),
+            any::<[u8; 4]>(),
+            any::<u128>(),
+            any::<[u8; 32]>(),
+            any::<u128>(),
+            any::<[u8; 32]>(),
+        )
             .prop_map(|(chain_id, pk, nonce, h, pre, fee, to, amount, sig)| {
                 let mut s = [0u8; 64];
                 s[..32].copy_from_slice(&sig);
@@ -138,9 +151,15 @@ mod tests {
                     chain_id,
                     sender: PublicKey(pk),
                     nonce,
-                    ref_block: RefBlock { height: h, hash_prefix: pre },
+                    ref_block: RefBlock {
+                        height: h,
+                        hash_prefix: pre,
+                    },
                     max_fee: fee,
-                    payload: Payload::Transfer { to: Address(to), amount },
+                    payload: Payload::Transfer {
+                        to: Address(to),
+                        amount,
+                    },
                     signature: Signature(s),
                 }
             })
@@ -179,6 +198,12 @@ mod tests {
     #[test]
     fn limit_checked_first() {
         let err = decode_bounded::<Transaction>(&[0u8; 100], 10).unwrap_err();
-        assert_eq!(err, crate::DecodeError::TooLarge { size: 100, limit: 10 });
+        assert_eq!(
+            err,
+            crate::DecodeError::TooLarge {
+                size: 100,
+                limit: 10
+            }
+        );
     }
 }

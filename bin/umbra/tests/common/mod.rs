@@ -11,7 +11,11 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_umbra");
 
 /// A port on 127.0.0.1 nobody listens on right now.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A devnet process; killed (SIGKILL) when dropped.
@@ -29,50 +33,88 @@ impl Devnet {
     }
 
     pub fn start_on(dir: &Path, block_time_ms: u64, port: u16) -> Devnet {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.with_extension("log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.with_extension("log"))
+            .unwrap();
         let mut child = Command::new(BIN)
             .args(["devnet", "--json", "--data-dir"])
             .arg(dir)
-            .args(["--rpc", &format!("127.0.0.1:{port}"), "--block-time-ms", &block_time_ms.to_string()])
+            .args([
+                "--rpc",
+                &format!("127.0.0.1:{port}"),
+                "--block-time-ms",
+                &block_time_ms.to_string(),
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
             .expect("start umbra devnet");
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("devnet banner");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("devnet banner");
         let banner: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| {
-            panic!("devnet banner is not JSON ({e}): {line:?}; log: {}", std::fs::read_to_string(dir.with_extension("log")).unwrap_or_default())
+            panic!(
+                "devnet banner is not JSON ({e}): {line:?}; log: {}",
+                std::fs::read_to_string(dir.with_extension("log")).unwrap_or_default()
+            )
         });
         let url = format!("http://127.0.0.1:{port}");
-        Devnet { child, dir: dir.to_path_buf(), port, url, banner }
+        Devnet {
+            child,
+            dir: dir.to_path_buf(),
+            port,
+            url,
+            banner,
+        }
     }
 
     /// Runs a client command against this devnet.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(BIN).args(args).args(["--rpc", &self.url]).output().expect("run umbra")
+        Command::new(BIN)
+            .args(args)
+            .args(["--rpc", &self.url])
+            .output()
+            .expect("run umbra")
     }
 
     /// Runs a client command with --json and parses its one JSON value.
     pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {
-        let out = Command::new(BIN).args(args).args(["--json", "--rpc", &self.url]).output().expect("run umbra");
+        let out = Command::new(BIN)
+            .args(args)
+            .args(["--json", "--rpc", &self.url])
+            .output()
+            .expect("run umbra");
         assert!(
             out.status.success(),
             "umbra {args:?} failed: {}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not one JSON value ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "not one JSON value ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
     }
 
     pub fn rpc(&self, method: &str, params: serde_json::Value) -> serde_json::Value {
-        let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+        let body =
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+                .to_string();
         let (_, resp) = http_post(self.port, body.as_bytes());
-        serde_json::from_str(&resp).unwrap_or_else(|e| panic!("bad JSON-RPC response ({e}): {resp}"))
+        serde_json::from_str(&resp)
+            .unwrap_or_else(|e| panic!("bad JSON-RPC response ({e}): {resp}"))
     }
 
     pub fn height(&self) -> u64 {
-        self.rpc("chain_head", serde_json::json!([]))["result"]["height"].as_u64().expect("height")
+        self.rpc("chain_head", serde_json::json!([]))["result"]["height"]
+            .as_u64()
+            .expect("height")
     }
 
     /// Waits until the chain reaches `h`.
@@ -83,7 +125,10 @@ impl Devnet {
             if now >= h {
                 return now;
             }
-            assert!(start.elapsed() < timeout, "chain stuck at {now}, wanted {h}");
+            assert!(
+                start.elapsed() < timeout,
+                "chain stuck at {now}, wanted {h}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -95,7 +140,9 @@ impl Devnet {
 
     /// Graceful stop (SIGTERM), waiting for exit.
     pub fn terminate(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(20) {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -126,9 +173,19 @@ pub fn http_post(port: u16, body: &[u8]) -> (u16, String) {
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf).to_string();
-    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     let body = text.split_once("\r\n\r\n").map(|(h, b)| {
-        if h.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(b) } else { b.to_string() }
+        if h.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(b)
+        } else {
+            b.to_string()
+        }
     });
     (status, body.unwrap_or_default())
 }
