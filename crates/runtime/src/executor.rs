@@ -254,7 +254,7 @@ mod tests {
         let st = state(&[(a.address(), 1_000_000_000)]);
         let t = tx(&a, 0, b.address(), 100);
         let fee = required_fee(&ChainParams::default(), &t);
-        let out = run(&st, &[t.clone()], ExecMode::Import).unwrap();
+        let out = run(&st, std::slice::from_ref(&t), ExecMode::Import).unwrap();
         assert_eq!(out.receipts[0].status, TxStatus::Success);
         assert_eq!(out.receipts[0].fee_paid, fee);
         assert_eq!(
