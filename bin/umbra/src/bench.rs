@@ -33,6 +33,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 async fn transfers(a: BenchTransfersArgs, g: &Global) -> anyhow::Result<()> {
+    crate::run_node::init_logs_with("warn");
     if a.txs == 0 || a.accounts < 2 || a.batch == 0 || a.clients == 0 {
         bail!("--txs, --batch and --clients must be positive and --accounts at least 2");
     }

@@ -8,9 +8,10 @@ use umbra_node::{ChainSpec, MempoolConfig, Node, NodeConfig, dev_spec, load_key,
 use umbra_storage::StoreConfig;
 use umbra_types::format_amount;
 
-fn init_logs() {
+/// Logs to stderr; `RUST_LOG` overrides `default` (e.g. `info`).
+pub fn init_logs_with(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -46,7 +47,7 @@ async fn run_until_signal(node: Node) {
 }
 
 pub async fn devnet(a: DevnetArgs, g: &Global) -> anyhow::Result<()> {
-    init_logs();
+    init_logs_with("info");
     let dir = a.data_dir.unwrap_or_else(default_devnet_dir);
     if a.fresh && dir.exists() {
         std::fs::remove_dir_all(&dir)
@@ -124,7 +125,7 @@ pub async fn devnet(a: DevnetArgs, g: &Global) -> anyhow::Result<()> {
 }
 
 pub async fn node(a: NodeArgs, g: &Global) -> anyhow::Result<()> {
-    init_logs();
+    init_logs_with("info");
     let spec = ChainSpec::load(&a.spec)?;
     let key = load_key(&a.key)?;
     std::fs::create_dir_all(&a.data_dir)

@@ -187,10 +187,12 @@ impl Producer {
             params.max_block_txs as usize,
             params.max_block_bytes as usize,
         );
+        let mut exec_ms = 0;
         let result = self
             .chain
             .produce(&self.key, &candidates, now)
             .and_then(|ex| {
+                exec_ms = started.elapsed().as_millis() as u64;
                 let rejected: Vec<_> = ex.rejected.iter().map(|(h, r)| (*h, r.clone())).collect();
                 let txs = ex.block.transactions.clone();
                 let header = self.chain.commit(ex)?;
@@ -212,6 +214,7 @@ impl Producer {
                     txs = txs.len(),
                     dropped = rejected.len(),
                     ms = started.elapsed().as_millis() as u64,
+                    exec_and_state_ms = exec_ms,
                     "produced block"
                 );
                 let _ = self.heads.send(header);
