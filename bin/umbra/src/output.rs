@@ -1,6 +1,7 @@
 //! Printing: text for people, exactly one JSON value for `--json`.
 
 use serde::Serialize;
+use std::io::Write;
 
 /// Prints `value` as JSON, or the text `human` builds.
 pub fn emit<T: Serialize>(
@@ -8,11 +9,13 @@ pub fn emit<T: Serialize>(
     value: &T,
     human: impl FnOnce() -> String,
 ) -> anyhow::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(value)?);
+    let text = if json {
+        serde_json::to_string_pretty(value)?
     } else {
-        println!("{}", human());
-    }
+        human()
+    };
+    // A closed pipe (`umbra block | head`) is not an error worth a panic.
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
     Ok(())
 }
 

@@ -149,14 +149,17 @@ pub async fn node(a: NodeArgs, g: &Global) -> anyhow::Result<()> {
         "address": key.address(),
         "height": head.height,
     });
-    crate::output::emit(g.json, &v, || {
-        format!(
+    // One line, so a supervisor can read the banner and keep going.
+    if g.json {
+        println!("{v}");
+    } else {
+        println!(
             "umbra node {} serving RPC on http://{} at height {}",
             key.address(),
             node.rpc_addr(),
             head.height
-        )
-    })?;
+        );
+    }
     run_until_signal(node).await;
     Ok(())
 }
