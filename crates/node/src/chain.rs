@@ -463,7 +463,7 @@ mod tests {
             },
         )
         .unwrap();
-        let consensus = spec.consensus_engine(100);
+        let consensus = spec.consensus_engine(100).unwrap();
         Chain::open(store, spec, consensus, Box::new(SequentialExecutor)).unwrap()
     }
 
@@ -578,7 +578,7 @@ mod tests {
         let (mut other, _) = dev_spec(100, 1_000);
         other.balances[0].amount = "1".into();
         let store = Store::open(d.path(), StoreConfig::default()).unwrap();
-        let engine = other.consensus_engine(100);
+        let engine = other.consensus_engine(100).unwrap();
         assert!(matches!(
             Chain::open(store, other, engine, Box::new(SequentialExecutor)),
             Err(ChainError::GenesisMismatch { .. })

@@ -68,7 +68,10 @@ impl Node {
             .block_time_ms
             .unwrap_or(cfg.spec.consensus.block_time_ms)
             .max(1);
-        let consensus = cfg.spec.consensus_engine(block_time_ms);
+        let consensus = cfg
+            .spec
+            .consensus_engine(block_time_ms)
+            .map_err(ChainError::from)?;
         let executor: Box<dyn Executor> = Box::new(SequentialExecutor);
         let chain = Arc::new(Chain::open(store, cfg.spec, consensus, executor)?);
         let head = chain.head();

@@ -133,11 +133,16 @@ impl ChainSpec {
     }
 
     /// The consensus engine the spec names, pacing blocks every `block_time_ms`.
-    pub fn consensus_engine(&self, block_time_ms: u64) -> Box<dyn Consensus> {
-        Box::new(Solo {
-            authority: self.consensus.authorities[0],
+    /// Errors (rather than panicking) on a spec that was never validated.
+    pub fn consensus_engine(&self, block_time_ms: u64) -> Result<Box<dyn Consensus>, SpecError> {
+        self.validate()?;
+        let authority = *self.consensus.authorities.first().ok_or_else(|| {
+            SpecError::Invalid("the solo engine needs exactly one authority".into())
+        })?;
+        Ok(Box::new(Solo {
+            authority,
             interval_ms: block_time_ms,
-        })
+        }))
     }
 }
 
