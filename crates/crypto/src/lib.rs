@@ -11,8 +11,10 @@
 
 mod keypair;
 mod verify;
+mod verify_parallel;
 
 pub use keypair::{DEV_ACCOUNT_NAMES, Keypair, dev_keypair};
 pub use verify::{
     SignatureError, verify, verify_batch, verify_block_signature, verify_transaction,
 };
+pub use verify_parallel::{first_invalid_signature, verify_transactions_parallel};

@@ -11,7 +11,7 @@ use umbra_runtime::{
     Account, BlockContext, ChainParams, ExecError, ExecMode, Executor, RefBlocks, TxInvalid,
     genesis_changes, keys,
 };
-use umbra_storage::{StateUpdate, StateView, StorageError, Store};
+use umbra_storage::{StateUpdate, StorageError, Store};
 use umbra_types::{
     Address, Block, Hash, Header, Height, PublicKey, Receipt, Signature, Transaction,
     decode_bounded, merkle_root,
@@ -265,8 +265,7 @@ impl Chain {
             ref_blocks: &*recent,
         };
         let state = self.store.state_at(parent.height);
-        self.executor
-            .execute_block(&state as &dyn StateView, &ctx, txs, mode)
+        self.executor.execute_block(&state, &ctx, txs, mode)
     }
 
     /// Builds and signs the next block from `candidates` (signatures already

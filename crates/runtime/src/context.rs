@@ -4,7 +4,7 @@ use crate::params::ChainParams;
 use umbra_types::{ChainId, Height, PublicKey};
 
 /// Recent canonical block hashes, for reference-block checks.
-pub trait RefBlocks {
+pub trait RefBlocks: Sync {
     /// First 4 bytes of the canonical block hash at `height`, if known.
     fn hash_prefix(&self, height: Height) -> Option<[u8; 4]>;
 }

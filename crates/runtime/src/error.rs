@@ -73,4 +73,7 @@ pub enum ExecError {
     State(#[from] umbra_storage::StorageError),
     #[error("corrupt state record at key {key}: {reason}")]
     CorruptState { key: String, reason: String },
+    /// A bug in the executor itself; the block is not applied.
+    #[error("executor fault: {0}")]
+    Internal(String),
 }

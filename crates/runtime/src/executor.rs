@@ -37,7 +37,7 @@ pub struct BlockOutput {
 pub trait Executor: Send + Sync {
     fn execute_block(
         &self,
-        state: &dyn StateView,
+        state: &(dyn StateView + Sync),
         ctx: &BlockContext<'_>,
         txs: &[Transaction],
         mode: ExecMode,
@@ -51,7 +51,7 @@ pub struct SequentialExecutor;
 impl Executor for SequentialExecutor {
     fn execute_block(
         &self,
-        state: &dyn StateView,
+        state: &(dyn StateView + Sync),
         ctx: &BlockContext<'_>,
         txs: &[Transaction],
         mode: ExecMode,

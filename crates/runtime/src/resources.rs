@@ -16,6 +16,13 @@ pub struct ResourceSet {
     pub parallel: bool,
 }
 
+impl ResourceSet {
+    /// Whether the call may read or write `key`.
+    pub fn declares(&self, key: &[u8]) -> bool {
+        self.writes.iter().any(|k| k == key) || self.reads.iter().any(|k| k == key)
+    }
+}
+
 /// The declared resource set of a transaction.
 pub fn resources_of(tx: &Transaction) -> ResourceSet {
     let sender = keys::account(&tx.sender_address());

@@ -1,0 +1,78 @@
+//! State views the parallel executor layers under its overlays.
+
+use crate::Changes;
+use crate::resources::ResourceSet;
+use std::cell::{Cell, RefCell};
+use umbra_storage::{StateView, StorageError};
+
+/// The block's pre-state plus what ran before the current parallel phase
+/// (the block record, earlier phases). Shared read-only by all threads.
+pub struct Layered<'a> {
+    pub base: &'a (dyn StateView + Sync),
+    pub top: &'a Changes,
+}
+
+impl StateView for Layered<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        match self.top.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => self.base.get(key),
+        }
+    }
+}
+
+/// Notes any read of a key the running transaction did not declare.
+pub struct Guard<'a> {
+    inner: &'a dyn StateView,
+    declared: &'a ResourceSet,
+    strayed: Cell<bool>,
+}
+
+impl<'a> Guard<'a> {
+    pub fn new(inner: &'a dyn StateView, declared: &'a ResourceSet) -> Self {
+        Guard {
+            inner,
+            declared,
+            strayed: Cell::new(false),
+        }
+    }
+
+    pub fn strayed(&self) -> bool {
+        self.strayed.get()
+    }
+}
+
+impl StateView for Guard<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        if !self.declared.declares(key) {
+            self.strayed.set(true);
+        }
+        self.inner.get(key)
+    }
+}
+
+/// Remembers every key read through it (for the re-run of strayed work).
+pub struct Recorder<'a> {
+    inner: &'a dyn StateView,
+    reads: RefCell<Vec<Vec<u8>>>,
+}
+
+impl<'a> Recorder<'a> {
+    pub fn new(inner: &'a dyn StateView) -> Self {
+        Recorder {
+            inner,
+            reads: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub fn into_reads(self) -> Vec<Vec<u8>> {
+        self.reads.into_inner()
+    }
+}
+
+impl StateView for Recorder<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.reads.borrow_mut().push(key.to_vec());
+        self.inner.get(key)
+    }
+}
