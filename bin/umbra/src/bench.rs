@@ -17,6 +17,12 @@ use umbra_types::{Hash, Payload, RefBlock, UnsignedTransaction, encode, parse_am
 pub async fn bench(cmd: BenchCmd, g: &Global) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Transfers(a) => transfers(a, g).await,
+        BenchCmd::Exec(a) => tokio::task::spawn_blocking({
+            let json = g.json;
+            move || crate::bench_exec::exec(a, json)
+        })
+        .await
+        .context("bench thread")?,
     }
 }
 
@@ -79,6 +85,7 @@ async fn transfers(a: BenchTransfersArgs, g: &Global) -> anyhow::Result<()> {
             max_per_sender: per_sender as usize,
             max_nonce_ahead: per_sender,
         },
+        executor: a.exec.choice(),
     })
     .await?;
     let url = format!("http://{}", node.rpc_addr());

@@ -88,6 +88,37 @@ pub struct DevnetArgs {
     /// State versions kept before pruning (0 keeps all).
     #[arg(long, default_value_t = 1024)]
     pub state_window: u64,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+/// How blocks are executed.
+#[derive(Args, Clone, Copy)]
+pub struct ExecArgs {
+    /// Block executor: `parallel` runs non-conflicting transactions at once,
+    /// `sequential` one by one. Both give identical blocks.
+    #[arg(long, value_enum, default_value_t = ExecutorKind::Parallel)]
+    pub executor: ExecutorKind,
+    /// Threads of the parallel executor (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub exec_threads: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecutorKind {
+    Parallel,
+    Sequential,
+}
+
+impl ExecArgs {
+    pub fn choice(self) -> umbra_node::ExecutorChoice {
+        match self.executor {
+            ExecutorKind::Parallel => umbra_node::ExecutorChoice::Parallel {
+                threads: self.exec_threads,
+            },
+            ExecutorKind::Sequential => umbra_node::ExecutorChoice::Sequential,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -113,6 +144,8 @@ pub struct NodeArgs {
     /// fsync every block commit (survives power loss, not only process crashes).
     #[arg(long)]
     pub sync_writes: bool,
+    #[command(flatten)]
+    pub exec: ExecArgs,
 }
 
 #[derive(Subcommand)]
@@ -191,6 +224,54 @@ pub enum BenchCmd {
     /// Pre-signed transfers through the whole pipeline of a fresh in-process devnet:
     /// RPC submit, signature check, mempool, execution, JMT + RocksDB commit.
     Transfers(BenchTransfersArgs),
+    /// Block execution alone (in-memory state, no signatures) and with the
+    /// JMT + RocksDB commit, sequential against parallel, by conflict ratio.
+    Exec(BenchExecArgs),
+}
+
+#[derive(Args)]
+pub struct BenchExecArgs {
+    /// Transfers to execute per case.
+    #[arg(long, default_value_t = 200_000)]
+    pub txs: usize,
+    /// Sender accounts (a block of at most this many has no shared sender).
+    #[arg(long, default_value_t = 20_000)]
+    pub accounts: usize,
+    /// Fractions (0 to 1) of transfers paying one shared hot account;
+    /// comma-separated for several cases.
+    #[arg(long, value_delimiter = ',', default_value = "0,0.1,0.5,1")]
+    pub hot_ratio: Vec<f64>,
+    /// Threads of the parallel executor.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Transactions per block.
+    #[arg(long, default_value_t = 20_000)]
+    pub block_txs: usize,
+    /// What to measure.
+    #[arg(long, value_enum, default_value_t = ExecBenchMode::Both)]
+    pub mode: ExecBenchMode,
+    /// Runs of each case, sequential and parallel interleaved; the best
+    /// of each is reported.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecBenchMode {
+    /// Execution only, on an in-memory state.
+    Exec,
+    /// Execution, JMT root and RocksDB commit.
+    Commit,
+    Both,
+}
+
+impl ExecBenchMode {
+    pub fn includes_exec(self) -> bool {
+        self != ExecBenchMode::Commit
+    }
+    pub fn includes_commit(self) -> bool {
+        self != ExecBenchMode::Exec
+    }
 }
 
 #[derive(Args)]
@@ -210,6 +291,8 @@ pub struct BenchTransfersArgs {
     /// Submitters running at once.
     #[arg(long, default_value_t = 2)]
     pub clients: usize,
+    #[command(flatten)]
+    pub exec: ExecArgs,
 }
 
 #[derive(Args)]

@@ -3,6 +3,7 @@
 //! crates under `crates/`.
 
 mod bench;
+mod bench_exec;
 mod cli;
 mod client_cmds;
 mod keys_cmd;
@@ -11,6 +12,11 @@ mod resolve;
 mod run_node;
 
 use clap::Parser;
+
+// Execution allocates many small, short-lived buffers on several threads at
+// once; glibc's allocator serialises much of that, mimalloc does not.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use cli::{Cli, Command};
 
 fn main() {

@@ -73,6 +73,7 @@ pub async fn devnet(a: DevnetArgs, g: &Global) -> anyhow::Result<()> {
             ..StoreConfig::default()
         },
         mempool: MempoolConfig::default(),
+        executor: a.exec.choice(),
     })
     .await?;
     let rpc_url = format!("http://{}", node.rpc_addr());
@@ -141,6 +142,7 @@ pub async fn node(a: NodeArgs, g: &Global) -> anyhow::Result<()> {
             sync_writes: a.sync_writes,
         },
         mempool: MempoolConfig::default(),
+        executor: a.exec.choice(),
     })
     .await?;
     let head = node.chain().head();

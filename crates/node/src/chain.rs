@@ -6,7 +6,7 @@ use crate::spec::{ChainSpec, SpecError};
 use parking_lot::{Mutex, RwLock};
 use std::collections::BTreeMap;
 use umbra_consensus::{Consensus, ConsensusError};
-use umbra_crypto::{Keypair, verify_batch, verify_block_signature, verify_transaction};
+use umbra_crypto::{Keypair, first_invalid_signature, verify_block_signature};
 use umbra_runtime::{
     Account, BlockContext, ChainParams, ExecError, ExecMode, Executor, RefBlocks, TxInvalid,
     genesis_changes, keys,
@@ -228,6 +228,11 @@ impl Chain {
         self.head.read().clone()
     }
 
+    /// The executor's kind, threads and scheduling counters.
+    pub fn executor_info(&self) -> umbra_runtime::ExecutorInfo {
+        self.executor.info()
+    }
+
     pub fn irreversible_height(&self) -> Height {
         self.consensus.irreversible_height(&self.head.read())
     }
@@ -427,17 +432,11 @@ impl Chain {
     }
 }
 
-/// Checks every transaction signature of a block, in one batch when all are
-/// valid (ZIP-215: batch and single verification agree).
+/// Checks every transaction signature of a block in parallel batches
+/// (ZIP-215: batch and single verification agree, so the split does not
+/// matter) and names the first bad one.
 pub fn verify_tx_signatures(txs: &[Transaction]) -> Result<(), ImportError> {
-    let items: Vec<_> = txs
-        .iter()
-        .map(|t| (t.sender, t.signing_hash(), t.signature))
-        .collect();
-    if verify_batch(&items).is_ok() {
-        return Ok(());
-    }
-    match txs.iter().position(|t| verify_transaction(t).is_err()) {
+    match first_invalid_signature(txs) {
         Some(index) => Err(ImportError::BadTxSignature { index }),
         None => Ok(()),
     }

@@ -20,5 +20,5 @@ pub mod submit;
 pub use chain::{Chain, ChainError, ImportError};
 pub use keyfile::{KeyFileError, load_key, save_key};
 pub use mempool::{Admission, Mempool, MempoolConfig, Rejection};
-pub use service::{Node, NodeConfig, NodeError, now_ms};
+pub use service::{ExecutorChoice, Node, NodeConfig, NodeError, now_ms};
 pub use spec::{ChainSpec, dev_spec};

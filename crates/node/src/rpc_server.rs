@@ -160,6 +160,17 @@ fn node_status(ctx: &RpcContext) -> StatusView {
         mempool_ready: ready as u64,
         mempool_queued: queued as u64,
         producing: ctx.producing,
+        executor: {
+            let e = ctx.chain.executor_info();
+            ExecutorView {
+                kind: e.kind.to_string(),
+                threads: e.threads as u64,
+                parallel_phases: e.stats.parallel_phases,
+                sequential_phases: e.stats.sequential_phases,
+                rerun_txs: e.stats.rerun_txs,
+                full_fallbacks: e.stats.full_fallbacks,
+            }
+        },
     }
 }
 

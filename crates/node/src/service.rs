@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::broadcast;
 use umbra_crypto::Keypair;
-use umbra_runtime::{Executor, SequentialExecutor};
+use umbra_runtime::{Executor, ParallelExecutor, SequentialExecutor};
 use umbra_storage::{Store, StoreConfig};
 
 /// Wall-clock milliseconds since the Unix epoch: the node's only clock.
@@ -35,6 +35,35 @@ pub struct NodeConfig {
     pub block_time_ms: Option<u64>,
     pub store: StoreConfig,
     pub mempool: MempoolConfig,
+    pub executor: ExecutorChoice,
+}
+
+/// Which block executor the node runs. Both give identical results; the
+/// sequential one exists for comparison and as a fallback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecutorChoice {
+    Sequential,
+    /// Conflict groups on `threads` workers (0: one per core).
+    Parallel {
+        threads: usize,
+    },
+}
+
+impl Default for ExecutorChoice {
+    fn default() -> Self {
+        ExecutorChoice::Parallel { threads: 0 }
+    }
+}
+
+impl ExecutorChoice {
+    pub fn build(self) -> Result<Box<dyn Executor>, NodeError> {
+        Ok(match self {
+            ExecutorChoice::Sequential => Box::new(SequentialExecutor),
+            ExecutorChoice::Parallel { threads } => Box::new(
+                ParallelExecutor::new(threads).map_err(|e| NodeError::Executor(e.to_string()))?,
+            ),
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +74,8 @@ pub enum NodeError {
     Store { path: String, reason: String },
     #[error("cannot serve RPC on {addr}: {reason}")]
     Rpc { addr: SocketAddr, reason: String },
+    #[error("{0}")]
+    Executor(String),
 }
 
 /// A running node. Dropping it without [`Node::stop`] leaves the producer
@@ -72,7 +103,7 @@ impl Node {
             .spec
             .consensus_engine(block_time_ms)
             .map_err(ChainError::from)?;
-        let executor: Box<dyn Executor> = Box::new(SequentialExecutor);
+        let executor = cfg.executor.build()?;
         let chain = Arc::new(Chain::open(store, cfg.spec, consensus, executor)?);
         let head = chain.head();
         tracing::info!(target: "umbra::node", height = head.height, hash = %head.hash(), "chain opened");

@@ -4,7 +4,7 @@
 use crate::chain::Chain;
 use crate::mempool::{Admission, Mempool, Rejection};
 use parking_lot::Mutex;
-use umbra_crypto::{verify_batch, verify_transaction};
+use umbra_crypto::{verify_transaction, verify_transactions_parallel};
 use umbra_rpc::ErrorCode;
 use umbra_runtime::{TxInvalid, check_stateless, required_fee};
 use umbra_types::{DecodeError, Hash, Payload, Transaction, decode_bounded};
@@ -126,7 +126,7 @@ pub fn submit_one(
     admit(chain, mempool, tx)
 }
 
-/// Submits many transactions, verifying their signatures in one batch.
+/// Submits many transactions, verifying their signatures in parallel batches.
 pub fn submit_many(
     chain: &Chain,
     mempool: &Mutex<Mempool>,
@@ -136,17 +136,14 @@ pub fn submit_many(
         .iter()
         .map(|h| decode_tx_hex(h, chain.params().max_tx_bytes))
         .collect();
-    let items: Vec<_> = decoded
-        .iter()
-        .flatten()
-        .map(|t| (t.sender, t.signing_hash(), t.signature))
-        .collect();
-    let all_valid = verify_batch(&items).is_ok();
+    let txs: Vec<Transaction> = decoded.iter().flatten().cloned().collect();
+    let mut verdicts = verify_transactions_parallel(&txs).into_iter();
     decoded
         .into_iter()
         .map(|r| {
             let tx = r?;
-            if !all_valid {
+            if verdicts.next() != Some(true) {
+                // Verify alone for the precise reason (bad key vs bad signature).
                 verify_transaction(&tx)
                     .map_err(|e| SubmitError::new(ErrorCode::BadSignature, e.to_string()))?;
             }

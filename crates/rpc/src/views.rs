@@ -212,6 +212,25 @@ pub struct StatusView {
     pub mempool_queued: u64,
     /// Whether this node proposes blocks.
     pub producing: bool,
+    /// The block executor and its scheduling counters.
+    #[serde(default)]
+    pub executor: ExecutorView,
+}
+
+/// The executor as `node_status` shows it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExecutorView {
+    /// `parallel` or `sequential`.
+    pub kind: String,
+    pub threads: u64,
+    /// Runs of transactions executed on several threads.
+    pub parallel_phases: u64,
+    /// Runs executed on one thread (one group dominated, or too short).
+    pub sequential_phases: u64,
+    /// Transactions re-run because they touched undeclared state.
+    pub rerun_txs: u64,
+    /// Blocks re-executed sequentially by the safety net.
+    pub full_fallbacks: u64,
 }
 
 /// One entry of a `tx_submitBatch` answer.

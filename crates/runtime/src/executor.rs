@@ -5,6 +5,7 @@ use crate::context::BlockContext;
 use crate::error::{ExecError, TxInvalid};
 use crate::fees::{required_fee, reward_pool};
 use crate::overlay::Overlay;
+use crate::parallel::ExecStatsSnapshot;
 use crate::validate::{check_ref_block, check_stateless};
 use crate::{Changes, keys, token};
 use umbra_storage::StateView;
@@ -42,6 +43,23 @@ pub trait Executor: Send + Sync {
         txs: &[Transaction],
         mode: ExecMode,
     ) -> Result<BlockOutput, ExecError>;
+
+    /// What kind of executor this is and what it has done so far.
+    fn info(&self) -> ExecutorInfo {
+        ExecutorInfo {
+            kind: "sequential",
+            threads: 1,
+            stats: ExecStatsSnapshot::default(),
+        }
+    }
+}
+
+/// An executor's self-description, shown by `node_status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ExecutorInfo {
+    pub kind: &'static str,
+    pub threads: usize,
+    pub stats: ExecStatsSnapshot,
 }
 
 /// Runs transactions one after another in block order.
@@ -150,7 +168,7 @@ pub fn apply_transaction(
         let r = match &tx.payload {
             Payload::Transfer { to, amount } => token::transfer(&mut child, &from, to, *amount)?,
         };
-        r.map(|events| (events, child.into_changes()))
+        r.map(|events| (events, child.into_writes()))
     };
     let (status, events) = match call {
         Ok((events, writes)) => {

@@ -11,9 +11,10 @@ use umbra_types::{Address, Amount, Payload, Transaction};
 /// Label of the reward pool's system address.
 pub const REWARD_POOL: &str = "reward-pool";
 
-/// The address that collects fees.
+/// The address that collects fees (a hash, computed once).
 pub fn reward_pool() -> Address {
-    Address::system(REWARD_POOL)
+    static POOL: std::sync::OnceLock<Address> = std::sync::OnceLock::new();
+    *POOL.get_or_init(|| Address::system(REWARD_POOL))
 }
 
 /// The fee the chain charges for `tx`. Saturates rather than wraps, so an

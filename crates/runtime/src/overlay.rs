@@ -1,31 +1,68 @@
 //! A write overlay over a state view: reads fall through to the base, writes
 //! stay in memory until the block's changes are handed to storage.
+//!
+//! Pending writes live in a hash map because lookups dominate execution.
+//! Its order never leaks: the only ways out are [`Overlay::into_changes`],
+//! which sorts into a `BTreeMap`, and whole-map merges where order does not
+//! matter.
 
 use crate::Changes;
 use crate::account::Account;
 use crate::error::ExecError;
 use crate::keys;
+use crate::resources::ResourceSet;
+use std::cell::Cell;
 use umbra_storage::{StateView, StorageError};
 use umbra_types::{Address, decode_bounded, encode};
 
 /// Largest state record the runtime will decode.
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
 
+/// Unordered pending writes: key → new value, `None` for a deletion.
+pub type Writes = rustc_hash::FxHashMap<Vec<u8>, Option<Vec<u8>>>;
+
 /// Pending writes on top of a base state.
 pub struct Overlay<'a> {
     base: &'a dyn StateView,
-    writes: Changes,
+    writes: Writes,
+    /// When set, every key read or written through this overlay must be in
+    /// this resource set; a key outside it marks the overlay as strayed.
+    guard: Option<&'a ResourceSet>,
+    strayed: Cell<bool>,
 }
 
 impl<'a> Overlay<'a> {
     pub fn new(base: &'a dyn StateView) -> Self {
         Overlay {
             base,
-            writes: Changes::new(),
+            writes: Writes::default(),
+            guard: None,
+            strayed: Cell::new(false),
+        }
+    }
+
+    /// Checks every later access against `declared` (until changed again).
+    /// The parallel executor's safety net: it runs each transaction with
+    /// its own declaration as the guard.
+    pub fn set_guard(&mut self, declared: Option<&'a ResourceSet>) {
+        self.guard = declared;
+    }
+
+    /// Whether an access fell outside the guard since the overlay was made.
+    pub fn strayed(&self) -> bool {
+        self.strayed.get()
+    }
+
+    fn check(&self, key: &[u8]) {
+        if let Some(g) = self.guard
+            && !g.declares(key)
+        {
+            self.strayed.set(true);
         }
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.check(key);
         match self.writes.get(key) {
             Some(v) => Ok(v.clone()),
             None => self.base.get(key),
@@ -33,23 +70,41 @@ impl<'a> Overlay<'a> {
     }
 
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.check(&key);
         self.writes.insert(key, Some(value));
     }
 
     pub fn delete(&mut self, key: Vec<u8>) {
+        self.check(&key);
         self.writes.insert(key, None);
     }
 
     /// Applies another overlay's writes on top of this one's.
-    pub fn absorb(&mut self, writes: Changes) {
+    pub fn absorb(&mut self, writes: Writes) {
+        if self.guard.is_some() {
+            for k in writes.keys() {
+                self.check(k);
+            }
+        }
         self.writes.extend(writes);
     }
 
-    pub fn into_changes(self) -> Changes {
+    /// Makes room for `additional` more written keys.
+    pub fn reserve(&mut self, additional: usize) {
+        self.writes.reserve(additional);
+    }
+
+    /// The writes, unordered, for merging into another overlay.
+    pub fn into_writes(self) -> Writes {
         self.writes
     }
 
-    pub fn changes(&self) -> &Changes {
+    /// The writes in key order, as a block's state changes.
+    pub fn into_changes(self) -> Changes {
+        self.writes.into_iter().collect()
+    }
+
+    pub fn writes(&self) -> &Writes {
         &self.writes
     }
 

@@ -45,14 +45,35 @@ impl UnionFind {
     }
 }
 
-/// Groups the transactions `offset..offset + declared.len()` by shared write
-/// keys. A key that some transaction only reads joins the readers to its
-/// writers' group; a key nobody writes joins nothing. Delta keys are never
-/// looked at: commutative additions do not order transactions.
-///
-/// Each group lists absolute indices in block order; groups are ordered by
-/// their first transaction, so the result depends only on the input.
-pub fn conflict_groups(declared: &[ResourceSet], offset: usize) -> Vec<Vec<usize>> {
+/// The conflict groups of a run of transactions.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Groups {
+    /// Group of each transaction of the run (by position in the run).
+    pub of_tx: Vec<u32>,
+    /// Transactions per group; groups are numbered by first transaction.
+    pub sizes: Vec<u32>,
+}
+
+impl Groups {
+    pub fn largest(&self) -> usize {
+        self.sizes.iter().copied().max().unwrap_or(0) as usize
+    }
+
+    /// Members of each group (positions in the run), in block order.
+    pub fn members(&self) -> Vec<Vec<usize>> {
+        let mut m = vec![Vec::new(); self.sizes.len()];
+        for (i, &g) in self.of_tx.iter().enumerate() {
+            m[g as usize].push(i);
+        }
+        m
+    }
+}
+
+/// Groups a run of transactions by shared write keys. A key that some
+/// transaction only reads joins the readers to its writers' group; a key
+/// nobody writes joins nothing. Delta keys are never looked at: commutative
+/// additions do not order transactions. The result depends only on the input.
+pub fn conflict_groups(declared: &[ResourceSet]) -> Groups {
     let n = declared.len();
     let mut uf = UnionFind::new(n);
     let mut writer: FxHashMap<&[u8], usize> =
@@ -74,37 +95,47 @@ pub fn conflict_groups(declared: &[ResourceSet], offset: usize) -> Vec<Vec<usize
             }
         }
     }
-    let mut group_of_root = vec![usize::MAX; n];
-    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut group_of_root = vec![u32::MAX; n];
+    let mut groups = Groups {
+        of_tx: Vec::with_capacity(n),
+        sizes: Vec::new(),
+    };
     for i in 0..n {
         let root = uf.find(i);
-        if group_of_root[root] == usize::MAX {
-            group_of_root[root] = groups.len();
-            groups.push(Vec::new());
+        if group_of_root[root] == u32::MAX {
+            group_of_root[root] = groups.sizes.len() as u32;
+            groups.sizes.push(0);
         }
-        groups[group_of_root[root]].push(offset + i);
+        let g = group_of_root[root];
+        groups.sizes[g as usize] += 1;
+        groups.of_tx.push(g);
     }
     groups
 }
 
-/// Packs groups into at most `bins` work units of similar size (largest group
-/// first onto the least loaded unit). One unit runs on one thread with one
-/// overlay, so thousands of one-transaction groups do not each pay for their
-/// own. Each group stays whole and in block order inside its unit.
-pub fn pack(groups: &[Vec<usize>], bins: usize) -> Vec<Vec<usize>> {
-    let bins = bins.min(groups.len()).max(1);
-    let mut order: Vec<usize> = (0..groups.len()).collect();
-    order.sort_by(|&a, &b| groups[b].len().cmp(&groups[a].len()).then(a.cmp(&b)));
+/// Packs groups into at most `units` work units of similar size (largest
+/// group first onto the least loaded unit) and lists each unit's
+/// transactions (positions in the run) in block order. One unit runs on one
+/// thread with one overlay, so thousands of one-transaction groups do not
+/// each pay for their own; a group is never split.
+pub fn pack(groups: &Groups, units: usize) -> Vec<Vec<usize>> {
+    let units = units.min(groups.sizes.len()).max(1);
+    let mut order: Vec<usize> = (0..groups.sizes.len()).collect();
+    order.sort_by_key(|&g| (Reverse(groups.sizes[g]), g));
     let mut load: BinaryHeap<Reverse<(usize, usize)>> =
-        (0..bins).map(|b| Reverse((0, b))).collect();
-    let mut out = vec![Vec::new(); bins];
+        (0..units).map(|u| Reverse((0, u))).collect();
+    let mut unit_of_group = vec![0u32; groups.sizes.len()];
     for g in order {
-        if let Some(Reverse((l, b))) = load.pop() {
-            out[b].extend_from_slice(&groups[g]);
-            load.push(Reverse((l + groups[g].len(), b)));
+        if let Some(Reverse((l, u))) = load.pop() {
+            unit_of_group[g] = u as u32;
+            load.push(Reverse((l + groups.sizes[g] as usize, u)));
         }
     }
-    out.retain(|b| !b.is_empty());
+    let mut out: Vec<Vec<usize>> = vec![Vec::new(); units];
+    for (i, &g) in groups.of_tx.iter().enumerate() {
+        out[unit_of_group[g as usize] as usize].push(i);
+    }
+    out.retain(|u| !u.is_empty());
     out
 }
 
@@ -131,38 +162,46 @@ mod tests {
             rs(&[4], &[6]),    // 3: reads 4, which 1 writes
             rs(&[], &[7]),     // 4: alone
         ];
-        assert_eq!(
-            conflict_groups(&d, 10),
-            vec![vec![10, 12], vec![11, 13], vec![14]]
-        );
+        let g = conflict_groups(&d);
+        assert_eq!(g.members(), vec![vec![0, 2], vec![1, 3], vec![4]]);
+        assert_eq!(g.largest(), 2);
     }
 
     proptest! {
         // Two transactions in different groups never share a key that either
-        // writes; packing keeps every transaction exactly once.
+        // writes; packing keeps every transaction exactly once, in order
+        // within its unit, and never splits a group.
         #[test]
         fn groups_are_conflict_free(sets in proptest::collection::vec(
             (proptest::collection::vec(0u8..30, 0..3), proptest::collection::vec(0u8..30, 0..3)), 0..60),
-            bins in 1usize..9,
+            units in 1usize..9,
         ) {
             let d: Vec<ResourceSet> = sets.iter().map(|(r, w)| rs(r, w)).collect();
-            let groups = conflict_groups(&d, 0);
-            let mut group_of = vec![usize::MAX; d.len()];
-            for (g, members) in groups.iter().enumerate() {
-                prop_assert!(members.windows(2).all(|w| w[0] < w[1]));
-                for &i in members { group_of[i] = g; }
-            }
+            let g = conflict_groups(&d);
+            prop_assert_eq!(g.sizes.iter().sum::<u32>() as usize, d.len());
             for i in 0..d.len() {
                 for j in 0..d.len() {
-                    if group_of[i] == group_of[j] { continue; }
+                    if g.of_tx[i] == g.of_tx[j] { continue; }
                     for w in &d[i].writes {
                         prop_assert!(!d[j].writes.contains(w) && !d[j].reads.contains(w));
                     }
                 }
             }
-            let mut all: Vec<usize> = pack(&groups, bins).concat();
-            all.sort_unstable();
-            prop_assert_eq!(all, (0..d.len()).collect::<Vec<_>>());
+            let packed = pack(&g, units);
+            let mut unit_of = vec![usize::MAX; d.len()];
+            for (u, members) in packed.iter().enumerate() {
+                prop_assert!(members.windows(2).all(|w| w[0] < w[1]));
+                for &i in members { unit_of[i] = u; }
+            }
+            prop_assert!(unit_of.iter().all(|&u| u != usize::MAX));
+            for i in 0..d.len() {
+                for j in 0..d.len() {
+                    if g.of_tx[i] == g.of_tx[j] {
+                        prop_assert_eq!(unit_of[i], unit_of[j]);
+                    }
+                }
+            }
+            prop_assert_eq!(packed.iter().map(Vec::len).sum::<usize>(), d.len());
         }
     }
 }

@@ -33,22 +33,27 @@ use crate::Changes;
 use crate::context::BlockContext;
 use crate::error::{ExecError, TxInvalid};
 use crate::executor::{
-    BlockOutput, ExecMode, Executor, SequentialExecutor, apply_transaction, begin_block, end_block,
+    BlockOutput, ExecMode, Executor, ExecutorInfo, SequentialExecutor, apply_transaction,
+    begin_block, end_block,
 };
-use crate::overlay::Overlay;
+use crate::fees::reward_pool;
+use crate::keys;
+use crate::overlay::{Overlay, Writes};
 use crate::resources::{ResourceSet, resources_of};
 use rayon::prelude::*;
 use rustc_hash::FxHashSet;
 use std::ops::Range;
 use umbra_storage::StateView;
 use umbra_types::{Amount, Receipt, Transaction};
-use views::{Guard, Layered, Recorder};
+use views::{Layered, Recorder};
 
 /// Runs shorter than this execute on one thread: the pool's hand-off costs
 /// more than it saves.
 pub const MIN_PARALLEL_TXS: usize = 64;
 /// Work units per thread, so one slow unit does not leave a core idle.
 const UNITS_PER_THREAD: usize = 4;
+/// The dominance check looks at this fraction (1/N) of a block first.
+const SAMPLE_FRACTION: usize = 16;
 
 type Outcome = Result<Receipt, TxInvalid>;
 
@@ -71,7 +76,7 @@ pub struct ParallelExecutor {
 
 enum UnitResult {
     Clean {
-        changes: Changes,
+        changes: Writes,
         outcomes: Vec<(usize, Outcome)>,
         fees: Amount,
     },
@@ -125,14 +130,16 @@ impl Executor for ParallelExecutor {
         mode: ExecMode,
     ) -> Result<BlockOutput, ExecError> {
         ExecStats::bump(&self.stats.blocks, 1);
+        if self.threads < 2 || txs.len() < MIN_PARALLEL_TXS || self.dominated(txs) {
+            ExecStats::bump(&self.stats.sequential_phases, 1);
+            return SequentialExecutor.execute_block(state, ctx, txs, mode);
+        }
         let declare = self.declare;
-        let declared: Vec<ResourceSet> = if txs.len() >= MIN_PARALLEL_TXS && self.threads > 1 {
-            self.pool.install(|| txs.par_iter().map(declare).collect())
-        } else {
-            txs.iter().map(declare).collect()
-        };
+        let declared: Vec<ResourceSet> =
+            self.pool.install(|| txs.par_iter().map(declare).collect());
         let mut run = BlockRun {
             main: Overlay::new(state),
+            pending: Vec::new(),
             outcomes: (0..txs.len()).map(|_| None).collect(),
             fees: 0,
         };
@@ -151,24 +158,55 @@ impl Executor for ParallelExecutor {
                 return SequentialExecutor.execute_block(state, ctx, txs, mode);
             }
             if end < txs.len() {
+                run.settle();
                 let r = apply_transaction(&mut run.main, ctx, &txs[end])?;
                 run.record(end, r);
             }
             start = end + 1;
         }
+        let pool = keys::account(&reward_pool());
+        if run.pending.iter().any(|w| w.contains_key(&pool)) {
+            run.settle();
+        }
+        // The pool is in no pending layer now, so crediting it in `main`
+        // (the oldest layer) cannot be overridden.
         end_block(&mut run.main, run.fees)?;
-        assemble(run.outcomes, run.main.into_changes(), mode)
+        let mut layers = vec![run.main.into_writes()];
+        layers.append(&mut run.pending);
+        let changes = self.sorted(layers);
+        assemble(run.outcomes, changes, mode)
+    }
+
+    fn info(&self) -> ExecutorInfo {
+        ExecutorInfo {
+            kind: "parallel",
+            threads: self.threads,
+            stats: self.stats(),
+        }
     }
 }
 
 /// The state of one block's execution between phases.
 struct BlockRun<'a> {
     main: Overlay<'a>,
+    /// Writes of finished work units, newer than `main`, not yet merged
+    /// into it: merging costs a hash insert per key, and usually nothing
+    /// runs after the parallel phase, so they go straight to the final sort.
+    pending: Vec<Writes>,
     outcomes: Vec<Option<Outcome>>,
     fees: Amount,
 }
 
 impl BlockRun<'_> {
+    /// Merges pending unit writes into `main`, before anything reads it.
+    fn settle(&mut self) {
+        let n = self.pending.iter().map(Writes::len).sum();
+        self.main.reserve(n);
+        for w in self.pending.drain(..) {
+            self.main.absorb(w);
+        }
+    }
+
     fn record(&mut self, index: usize, outcome: Outcome) {
         if let Ok(r) = &outcome {
             self.fees = self.fees.saturating_add(r.fee_paid);
@@ -177,7 +215,53 @@ impl BlockRun<'_> {
     }
 }
 
+/// The first 8 bytes of a key as a big-endian number: comparing these
+/// first orders keys like comparing the bytes, without a call per compare.
+fn key_prefix(k: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = k.len().min(8);
+    b[..n].copy_from_slice(&k[..n]);
+    u64::from_be_bytes(b)
+}
+
+/// Whether the critical path (the largest group, or an even share per
+/// thread) is so long that the best case gains less than 1.25×.
+fn dominant(largest: usize, n: usize, threads: usize) -> bool {
+    largest.max(n.div_ceil(threads)) * 5 > n * 4
+}
+
 impl ParallelExecutor {
+    /// A cheap look at the block's start: if one group already dominates a
+    /// sample, the whole block runs sequentially without declaring and
+    /// grouping every transaction. Only speed depends on this guess; the
+    /// result is the same either way.
+    fn dominated(&self, txs: &[Transaction]) -> bool {
+        let sample = &txs[..(txs.len() / SAMPLE_FRACTION)
+            .max(MIN_PARALLEL_TXS)
+            .min(txs.len())];
+        let declared: Vec<ResourceSet> = sample.iter().map(self.declare).collect();
+        if declared.iter().any(|d| !d.parallel) {
+            return false;
+        }
+        let groups = conflict_groups(&declared);
+        dominant(groups.largest(), sample.len(), self.threads)
+    }
+
+    /// The block's changes in key order from layers, oldest first; a key in
+    /// several layers takes the newest value. Sorted on the pool.
+    fn sorted(&self, layers: Vec<Writes>) -> Changes {
+        let mut v: Vec<(u64, Vec<u8>, Option<Vec<u8>>)> =
+            Vec::with_capacity(layers.iter().map(Writes::len).sum());
+        for layer in layers {
+            v.extend(layer.into_iter().map(|(k, val)| (key_prefix(&k), k, val)));
+        }
+        // Stable, so equal keys stay oldest-to-newest; collecting into a
+        // BTreeMap keeps the last of equal keys.
+        self.pool
+            .install(|| v.par_sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1))));
+        v.into_iter().map(|(_, k, val)| (k, val)).collect()
+    }
+
     /// Executes the parallelisable transactions `range`. `Ok(false)` means
     /// the safety net could not prove the re-run independent; the caller
     /// then executes the whole block sequentially.
@@ -191,29 +275,34 @@ impl ParallelExecutor {
         range: Range<usize>,
     ) -> Result<bool, ExecError> {
         let n = range.len();
-        let groups = if n >= MIN_PARALLEL_TXS && self.threads > 1 {
-            conflict_groups(&declared[range.clone()], range.start)
+        let groups = if n >= MIN_PARALLEL_TXS {
+            Some(conflict_groups(&declared[range.clone()]))
         } else {
-            Vec::new()
+            None
         };
-        let largest = groups.iter().map(Vec::len).max().unwrap_or(n);
-        // Parallel time is bounded below by the largest group and by n / T;
-        // below a 1.25× best case the overhead is not worth paying.
-        let critical = largest.max(n.div_ceil(self.threads));
-        if groups.len() < 2 || critical * 5 > n * 4 {
+        let Some(groups) =
+            groups.filter(|g| g.sizes.len() >= 2 && !dominant(g.largest(), n, self.threads))
+        else {
             ExecStats::bump(&self.stats.sequential_phases, 1);
+            run.settle();
             for i in range {
                 let r = apply_transaction(&mut run.main, ctx, &txs[i])?;
                 run.record(i, r);
             }
             return Ok(true);
-        }
+        };
         ExecStats::bump(&self.stats.parallel_phases, 1);
-        let units = pack(&groups, self.threads * UNITS_PER_THREAD);
+        run.settle();
+        let mut units = pack(&groups, self.threads * UNITS_PER_THREAD);
+        for unit in &mut units {
+            for i in unit.iter_mut() {
+                *i += range.start;
+            }
+        }
         let results: Vec<UnitResult> = {
             let base = Layered {
                 base: state,
-                top: run.main.changes(),
+                top: run.main.writes(),
             };
             self.pool.install(|| {
                 units
@@ -231,7 +320,7 @@ impl ParallelExecutor {
                     outcomes,
                     fees,
                 } => {
-                    run.main.absorb(changes);
+                    run.pending.push(changes);
                     run.fees = run.fees.saturating_add(fees);
                     for (i, o) in outcomes {
                         run.outcomes[i] = Some(o);
@@ -274,6 +363,7 @@ impl ParallelExecutor {
         strayed: &[bool],
         rerun: &[usize],
     ) -> Result<bool, ExecError> {
+        run.settle();
         let mut clean_writes: FxHashSet<&[u8]> = FxHashSet::default();
         let mut clean_touched: FxHashSet<&[u8]> = FxHashSet::default();
         for i in range.filter(|&i| !strayed[i]) {
@@ -292,7 +382,7 @@ impl ParallelExecutor {
             for &i in rerun {
                 outcomes.push((i, apply_transaction(&mut overlay, ctx, &txs[i])?));
             }
-            let writes = overlay.into_changes();
+            let writes = overlay.into_writes();
             (writes, recorder.into_reads(), outcomes)
         };
         let independent = !reads.iter().any(|k| clean_writes.contains(k.as_slice()))
@@ -309,7 +399,7 @@ impl ParallelExecutor {
 }
 
 /// Runs one work unit's transactions in order on a private overlay, each
-/// under a guard. Stops at the first transaction that strays.
+/// guarded by its own declaration. Stops at the first that strays.
 fn run_unit(
     base: &Layered<'_>,
     ctx: &BlockContext<'_>,
@@ -318,28 +408,25 @@ fn run_unit(
     unit: &[usize],
 ) -> UnitResult {
     let mut overlay = Overlay::new(base);
+    overlay.reserve(unit.len() * 2);
     let mut outcomes = Vec::with_capacity(unit.len());
     let mut fees: Amount = 0;
     for &i in unit {
-        let decl = &declared[i];
-        let guard = Guard::new(&overlay, decl);
-        let mut tx_overlay = Overlay::new(&guard);
-        let outcome = match apply_transaction(&mut tx_overlay, ctx, &txs[i]) {
+        overlay.set_guard(Some(&declared[i]));
+        let outcome = match apply_transaction(&mut overlay, ctx, &txs[i]) {
             Ok(o) => o,
             Err(e) => return UnitResult::Failed(e),
         };
-        let writes = tx_overlay.into_changes();
-        if guard.strayed() || writes.keys().any(|k| !decl.declares(k)) {
+        if overlay.strayed() {
             return UnitResult::Strayed;
         }
-        overlay.absorb(writes);
         if let Ok(r) = &outcome {
             fees = fees.saturating_add(r.fee_paid);
         }
         outcomes.push((i, outcome));
     }
     UnitResult::Clean {
-        changes: overlay.into_changes(),
+        changes: overlay.into_writes(),
         outcomes,
         fees,
     }

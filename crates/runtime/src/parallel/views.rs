@@ -1,15 +1,14 @@
 //! State views the parallel executor layers under its overlays.
 
-use crate::Changes;
-use crate::resources::ResourceSet;
-use std::cell::{Cell, RefCell};
+use crate::overlay::Writes;
+use std::cell::RefCell;
 use umbra_storage::{StateView, StorageError};
 
 /// The block's pre-state plus what ran before the current parallel phase
 /// (the block record, earlier phases). Shared read-only by all threads.
 pub struct Layered<'a> {
     pub base: &'a (dyn StateView + Sync),
-    pub top: &'a Changes,
+    pub top: &'a Writes,
 }
 
 impl StateView for Layered<'_> {
@@ -18,36 +17,6 @@ impl StateView for Layered<'_> {
             Some(v) => Ok(v.clone()),
             None => self.base.get(key),
         }
-    }
-}
-
-/// Notes any read of a key the running transaction did not declare.
-pub struct Guard<'a> {
-    inner: &'a dyn StateView,
-    declared: &'a ResourceSet,
-    strayed: Cell<bool>,
-}
-
-impl<'a> Guard<'a> {
-    pub fn new(inner: &'a dyn StateView, declared: &'a ResourceSet) -> Self {
-        Guard {
-            inner,
-            declared,
-            strayed: Cell::new(false),
-        }
-    }
-
-    pub fn strayed(&self) -> bool {
-        self.strayed.get()
-    }
-}
-
-impl StateView for Guard<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        if !self.declared.declares(key) {
-            self.strayed.set(true);
-        }
-        self.inner.get(key)
     }
 }
 

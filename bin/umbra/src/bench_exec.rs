@@ -1,0 +1,390 @@
+//! `umbra bench exec`: block execution throughput, sequential against
+//! parallel, without signatures or networking — execution alone on an
+//! in-memory state, and execution with the JMT root and the RocksDB commit.
+
+use crate::cli::BenchExecArgs;
+use anyhow::{Context, bail};
+use serde::Serialize;
+use std::time::{Duration, Instant};
+use umbra_crypto::{Keypair, dev_keypair};
+use umbra_node::spec::{ConsensusSpec, GenesisBalance};
+use umbra_node::{Chain, ChainSpec};
+use umbra_runtime::{
+    Account, BlockContext, ChainParams, ExecMode, Executor, ParallelExecutor, RefBlocks,
+    SequentialExecutor, keys,
+};
+use umbra_storage::{StateView, StorageError, Store, StoreConfig};
+use umbra_types::{
+    Address, Hash, Payload, RefBlock, Signature, Transaction, encode, parse_amount, sha256,
+};
+
+const CHAIN_ID: u64 = 4243;
+
+/// One measured case.
+#[derive(Serialize)]
+struct Case {
+    mode: &'static str,
+    executor: &'static str,
+    threads: usize,
+    hot_ratio: f64,
+    txs: usize,
+    blocks: usize,
+    seconds: f64,
+    tps: f64,
+    /// Against the sequential executor on the same workload and mode.
+    speedup: f64,
+    /// `commit` only: time spent building blocks (execution + JMT root) and
+    /// writing them (RocksDB batch), in ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    produce_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commit_ms: Option<f64>,
+    /// Digest of every block's state changes (exec) or the final state root
+    /// (commit); equal for both executors or the run fails.
+    result: Hash,
+}
+
+struct Workload {
+    senders: Vec<Keypair>,
+    blocks: Vec<Vec<Transaction>>,
+}
+
+/// xorshift64*: a fixed, dependency-free stream so every run measures the
+/// same workload.
+struct Rng(u64);
+impl Rng {
+    fn unit(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn receiver(i: usize) -> Address {
+    Address(sha256(format!("umbra/bench-receiver/{i}").as_bytes()).0)
+}
+
+fn hot_account() -> Address {
+    Address(sha256(b"umbra/bench-hot-account").0)
+}
+
+/// Transfers from `accounts` senders taken in turn (a block of at most
+/// `accounts` transactions has each sender once) to fresh receivers, or to
+/// one hot account with probability `hot`.
+fn workload(a: &BenchExecArgs, hot: f64, senders: &[Keypair], prefix: [u8; 4]) -> Workload {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ hot.to_bits());
+    let mut nonces = vec![0u64; senders.len()];
+    let hot_addr = hot_account();
+    let txs: Vec<Transaction> = (0..a.txs)
+        .map(|k| {
+            let s = k % senders.len();
+            let to = if rng.unit() < hot {
+                hot_addr
+            } else {
+                receiver(k % a.accounts)
+            };
+            let nonce = nonces[s];
+            nonces[s] += 1;
+            Transaction {
+                chain_id: CHAIN_ID,
+                sender: senders[s].public(),
+                nonce,
+                ref_block: RefBlock {
+                    height: 0,
+                    hash_prefix: prefix,
+                },
+                max_fee: 1_000_000_000,
+                payload: Payload::Transfer { to, amount: 1_000 },
+                signature: Signature::default(),
+            }
+        })
+        .collect();
+    Workload {
+        senders: senders.to_vec(),
+        blocks: txs.chunks(a.block_txs).map(<[_]>::to_vec).collect(),
+    }
+}
+
+struct GenesisRef([u8; 4]);
+impl RefBlocks for GenesisRef {
+    fn hash_prefix(&self, height: u64) -> Option<[u8; 4]> {
+        (height == 0).then_some(self.0)
+    }
+}
+
+fn params() -> ChainParams {
+    ChainParams {
+        ref_block_window: u64::MAX / 2,
+        ..ChainParams::default()
+    }
+}
+
+fn balance() -> u128 {
+    parse_amount("1000000").unwrap_or(u128::MAX / 1_000_000)
+}
+
+/// The in-memory pre-state of the execution-only cases: a hash map, so the
+/// figure measures the executor rather than an ordered map's comparisons.
+#[derive(Default)]
+struct HashState(rustc_hash::FxHashMap<Vec<u8>, Vec<u8>>);
+
+impl StateView for HashState {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.0.get(key).cloned())
+    }
+}
+
+/// Execution only: each block runs on an in-memory state; applying its
+/// changes for the next block is not timed.
+fn run_exec(
+    w: &Workload,
+    exec: &dyn Executor,
+    prefix: [u8; 4],
+) -> anyhow::Result<(Duration, Hash)> {
+    let mut state = HashState::default();
+    for k in &w.senders {
+        state.0.insert(
+            keys::account(&k.address()),
+            encode(&Account {
+                balance: balance(),
+                nonce: 0,
+            }),
+        );
+    }
+    let params = params();
+    let refs = GenesisRef(prefix);
+    let mut spent = Duration::ZERO;
+    let mut digest = Hash::ZERO;
+    for (b, txs) in w.blocks.iter().enumerate() {
+        let ctx = BlockContext {
+            chain_id: CHAIN_ID,
+            height: b as u64 + 1,
+            timestamp_ms: b as u64 + 1,
+            proposer: Default::default(),
+            params: &params,
+            ref_blocks: &refs,
+        };
+        let t = Instant::now();
+        let out = exec.execute_block(&state, &ctx, txs, ExecMode::Produce)?;
+        spent += t.elapsed();
+        if out.included.len() != txs.len() {
+            bail!(
+                "block {b}: only {} of {} transactions included (first rejection: {:?})",
+                out.included.len(),
+                txs.len(),
+                out.rejected.first()
+            );
+        }
+        digest = sha256(&encode(&(digest, &out.changes, &out.receipts)));
+        for (k, v) in out.changes {
+            match v {
+                Some(v) => state.0.insert(k, v),
+                None => state.0.remove(&k),
+            };
+        }
+    }
+    Ok((spent, digest))
+}
+
+fn spec(senders: &[Keypair], validator: &Keypair) -> ChainSpec {
+    ChainSpec {
+        name: "umbra-bench-exec".into(),
+        chain_id: CHAIN_ID,
+        genesis_time_ms: 1_000,
+        consensus: ConsensusSpec {
+            engine: "solo".into(),
+            authorities: vec![validator.public()],
+            block_time_ms: 1000,
+        },
+        balances: senders
+            .iter()
+            .map(|k| GenesisBalance {
+                address: k.address(),
+                amount: balance().to_string(),
+                name: None,
+            })
+            .collect(),
+        params: params(),
+    }
+}
+
+fn open_chain(
+    dir: &std::path::Path,
+    spec: &ChainSpec,
+    exec: Box<dyn Executor>,
+) -> anyhow::Result<Chain> {
+    let store = Store::open(dir, StoreConfig::default())
+        .with_context(|| format!("opening a scratch database in {}", dir.display()))?;
+    let engine = spec.consensus_engine(1000)?;
+    Ok(Chain::open(store, spec.clone(), engine, exec)?)
+}
+
+/// Execution, JMT root and RocksDB commit through the node's own chain code.
+fn run_commit(
+    w: &Workload,
+    spec: &ChainSpec,
+    validator: &Keypair,
+    exec: Box<dyn Executor>,
+) -> anyhow::Result<(Duration, Duration, Hash)> {
+    let dir = tempfile::tempdir()?;
+    let chain = open_chain(dir.path(), spec, exec)?;
+    let (mut produce, mut commit) = (Duration::ZERO, Duration::ZERO);
+    for (b, txs) in w.blocks.iter().enumerate() {
+        let now = chain.head().timestamp_ms + 1000;
+        let t = Instant::now();
+        let ex = chain.produce(validator, txs, now)?;
+        produce += t.elapsed();
+        if ex.block.transactions.len() != txs.len() {
+            bail!(
+                "block {b}: only {} of {} transactions included",
+                ex.block.transactions.len(),
+                txs.len()
+            );
+        }
+        let t = Instant::now();
+        chain.commit(ex)?;
+        commit += t.elapsed();
+    }
+    Ok((produce, commit, chain.head().state_root))
+}
+
+fn bench_key(i: usize) -> Keypair {
+    Keypair::from_seed(sha256(format!("umbra/bench-account/{i}").as_bytes()).0)
+}
+
+pub fn exec(a: BenchExecArgs, json: bool) -> anyhow::Result<()> {
+    crate::run_node::init_logs_with("warn");
+    if a.txs == 0 || a.accounts == 0 || a.block_txs == 0 || a.threads == 0 || a.repeat == 0 {
+        bail!("--txs, --accounts, --block-txs, --threads and --repeat must be positive");
+    }
+    if a.block_txs as u64 > ChainParams::default().max_block_txs {
+        bail!(
+            "--block-txs is above the chain's limit of {} per block",
+            ChainParams::default().max_block_txs
+        );
+    }
+    if let Some(bad) = a.hot_ratio.iter().find(|p| !(0.0..=1.0).contains(*p)) {
+        bail!("--hot-ratio {bad} is outside 0..1");
+    }
+    let validator = dev_keypair("validator");
+    eprintln!("preparing {} sender accounts…", a.accounts);
+    let senders: Vec<Keypair> = (0..a.accounts).map(bench_key).collect();
+    let spec = spec(&senders, &validator);
+    // The genesis hash (for reference blocks) comes from opening the chain.
+    let prefix = {
+        let dir = tempfile::tempdir()?;
+        let chain = open_chain(dir.path(), &spec, Box::new(SequentialExecutor))?;
+        let h = chain.head().hash();
+        [h.0[0], h.0[1], h.0[2], h.0[3]]
+    };
+    let parallel = ParallelExecutor::new(a.threads)?;
+    let mut cases: Vec<Case> = Vec::new();
+    for &hot in &a.hot_ratio {
+        let w = workload(&a, hot, &senders, prefix);
+        let blocks = w.blocks.len();
+        let case =
+            |mode, executor, threads, d: Duration, result, split: Option<(Duration, Duration)>| {
+                let secs = d.as_secs_f64();
+                Case {
+                    mode,
+                    executor,
+                    threads,
+                    hot_ratio: hot,
+                    txs: a.txs,
+                    blocks,
+                    seconds: secs,
+                    tps: if secs > 0.0 { a.txs as f64 / secs } else { 0.0 },
+                    speedup: 1.0,
+                    produce_ms: split.map(|s| s.0.as_secs_f64() * 1e3),
+                    commit_ms: split.map(|s| s.1.as_secs_f64() * 1e3),
+                    result,
+                }
+            };
+        if a.mode.includes_exec() {
+            eprintln!("hot ratio {hot}: execution only…");
+            // Interleaved repeats, best of each: this machine's timing noise
+            // is larger than the effects being measured.
+            let (mut ds, mut dp) = (Duration::MAX, Duration::MAX);
+            let (mut rs, mut rp) = (Hash::ZERO, Hash::ZERO);
+            for _ in 0..a.repeat {
+                let (d, r) = run_exec(&w, &SequentialExecutor, prefix)?;
+                (ds, rs) = (ds.min(d), r);
+                let (d, r) = run_exec(&w, &parallel, prefix)?;
+                (dp, rp) = (dp.min(d), r);
+            }
+            if rs != rp {
+                bail!("parallel and sequential execution disagree at hot ratio {hot}");
+            }
+            push_pair(
+                &mut cases,
+                case("exec", "sequential", 1, ds, rs, None),
+                case("exec", "parallel", a.threads, dp, rp, None),
+            );
+        }
+        if a.mode.includes_commit() {
+            eprintln!("hot ratio {hot}: execution + JMT + RocksDB commit…");
+            let mut best_s: Option<(Duration, Duration, Hash)> = None;
+            let mut best_p: Option<(Duration, Duration, Hash)> = None;
+            let better = |best: Option<(Duration, Duration, Hash)>,
+                          r: (Duration, Duration, Hash)| {
+                Some(match best {
+                    Some(b) if b.0 + b.1 <= r.0 + r.1 => b,
+                    _ => r,
+                })
+            };
+            for _ in 0..a.repeat {
+                let r = run_commit(&w, &spec, &validator, Box::new(SequentialExecutor))?;
+                best_s = better(best_s, r);
+                let r = run_commit(
+                    &w,
+                    &spec,
+                    &validator,
+                    Box::new(ParallelExecutor::new(a.threads)?),
+                )?;
+                best_p = better(best_p, r);
+            }
+            let ((ps, cs, rs), (pp, cp, rp)) = match (best_s, best_p) {
+                (Some(s), Some(p)) => (s, p),
+                _ => bail!("--repeat must be at least 1"),
+            };
+            if rs != rp {
+                bail!(
+                    "parallel and sequential commits reached different state roots at hot ratio {hot}"
+                );
+            }
+            push_pair(
+                &mut cases,
+                case("commit", "sequential", 1, ps + cs, rs, Some((ps, cs))),
+                case("commit", "parallel", a.threads, pp + cp, rp, Some((pp, cp))),
+            );
+        }
+    }
+    crate::output::emit(json, &cases, || table(&cases))
+}
+
+fn push_pair(cases: &mut Vec<Case>, seq: Case, mut par: Case) {
+    if seq.tps > 0.0 {
+        par.speedup = par.tps / seq.tps;
+    }
+    cases.push(seq);
+    cases.push(par);
+}
+
+fn table(cases: &[Case]) -> String {
+    let mut s = String::from(
+        "mode    executor    threads  hot   blocks  tx/s        speedup  produce/commit ms\n",
+    );
+    for c in cases {
+        let split = match (c.produce_ms, c.commit_ms) {
+            (Some(p), Some(m)) => format!("{p:.0} / {m:.0}"),
+            _ => "-".into(),
+        };
+        s.push_str(&format!(
+            "{:<7} {:<11} {:<8} {:<5} {:<7} {:<11.0} {:<8.2} {}\n",
+            c.mode, c.executor, c.threads, c.hot_ratio, c.blocks, c.tps, c.speedup, split
+        ));
+    }
+    s.pop();
+    s
+}
