@@ -481,6 +481,78 @@ mod tests {
         })
     }
 
+    /// Blocks produced by a parallel-executing chain import into a
+    /// sequential one and the other way round: same receipts root, same
+    /// state root, with real RocksDB and JMT underneath.
+    #[test]
+    fn parallel_and_sequential_chains_accept_each_others_blocks() {
+        use crate::spec::GenesisBalance;
+        use umbra_runtime::ParallelExecutor;
+        let keys: Vec<Keypair> = (0..160u32)
+            .map(|i| Keypair::from_seed(umbra_types::sha256(&i.to_le_bytes()).0))
+            .collect();
+        let (mut spec, _) = dev_spec(100, 1_000);
+        for k in &keys {
+            spec.balances.push(GenesisBalance {
+                address: k.address(),
+                amount: "1000000000000".into(),
+                name: None,
+            });
+        }
+        let open_with = |dir: &std::path::Path, exec: Box<dyn Executor>| {
+            let store = Store::open(dir, StoreConfig::default()).unwrap();
+            let consensus = spec.consensus_engine(100).unwrap();
+            Chain::open(store, spec.clone(), consensus, exec).unwrap()
+        };
+        let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let par = open_with(da.path(), Box::new(ParallelExecutor::new(2).unwrap()));
+        let seq = open_with(db.path(), Box::new(SequentialExecutor));
+        let v = dev_keypair("validator");
+        let hot = dev_keypair("judy").address();
+        let mut now = 100_000;
+        for round in 0..6u64 {
+            let head = par.head();
+            let mut txs: Vec<Transaction> = keys
+                .iter()
+                .enumerate()
+                .map(|(j, k)| {
+                    let to = if (j as u64 * 13 + round) % 10 < round {
+                        hot
+                    } else {
+                        keys[(j * 7 + round as usize * 3 + 1) % keys.len()].address()
+                    };
+                    k.sign_transaction(UnsignedTransaction {
+                        chain_id: spec.chain_id,
+                        sender: k.public(),
+                        nonce: round,
+                        ref_block: RefBlock::new(head.height, &head.hash()),
+                        max_fee: 1_000_000,
+                        payload: Payload::Transfer {
+                            to,
+                            amount: 1_000 + j as u128,
+                        },
+                    })
+                })
+                .collect();
+            // A nonce gap the producer must leave out.
+            txs[5] = transfer(&par, "alice", 99, 1);
+            let (producer, importer) = if round % 2 == 0 {
+                (&par, &seq)
+            } else {
+                (&seq, &par)
+            };
+            now += 100;
+            let ex = producer.produce(&v, &txs, now).unwrap();
+            assert_eq!(ex.rejected.len(), 1);
+            assert_eq!(ex.block.transactions.len(), txs.len() - 1);
+            let block = ex.block.clone();
+            producer.commit(ex).unwrap();
+            importer.import(block, now).unwrap();
+            assert_eq!(par.head(), seq.head());
+        }
+        assert!(par.executor_info().stats.parallel_phases > 0);
+    }
+
     #[test]
     fn produced_blocks_import_elsewhere_and_tampering_is_refused() {
         let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());

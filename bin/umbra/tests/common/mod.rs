@@ -33,6 +33,11 @@ impl Devnet {
     }
 
     pub fn start_on(dir: &Path, block_time_ms: u64, port: u16) -> Devnet {
+        Self::start_with(dir, block_time_ms, port, &[])
+    }
+
+    /// Starts a devnet with extra `umbra devnet` arguments.
+    pub fn start_with(dir: &Path, block_time_ms: u64, port: u16, extra: &[&str]) -> Devnet {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -47,6 +52,7 @@ impl Devnet {
                 "--block-time-ms",
                 &block_time_ms.to_string(),
             ])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
