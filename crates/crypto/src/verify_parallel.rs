@@ -14,17 +14,22 @@ use umbra_types::Transaction;
 /// small enough that a 2,000-transaction block still spreads over the cores.
 pub const SIGNATURE_CHUNK: usize = 256;
 
+/// Whether every signature of `chunk` verifies, checked as one batch.
+fn batch_ok(chunk: &[Transaction]) -> bool {
+    let items: Vec<_> = chunk
+        .iter()
+        .map(|t| (t.sender, t.signing_hash(), t.signature))
+        .collect();
+    verify_batch(&items).is_ok()
+}
+
 /// Index of the first transaction whose signature does not verify, `None` if
 /// all do. Runs on the current rayon pool.
 pub fn first_invalid_signature(txs: &[Transaction]) -> Option<usize> {
     txs.par_chunks(SIGNATURE_CHUNK)
         .enumerate()
         .filter_map(|(c, chunk)| {
-            let items: Vec<_> = chunk
-                .iter()
-                .map(|t| (t.sender, t.signing_hash(), t.signature))
-                .collect();
-            if verify_batch(&items).is_ok() {
+            if batch_ok(chunk) {
                 return None;
             }
             // The batch says "some member is bad"; single checks say which.
@@ -42,11 +47,7 @@ pub fn verify_transactions_parallel(txs: &[Transaction]) -> Vec<bool> {
     out.par_chunks_mut(SIGNATURE_CHUNK)
         .zip(txs.par_chunks(SIGNATURE_CHUNK))
         .for_each(|(verdicts, chunk)| {
-            let items: Vec<_> = chunk
-                .iter()
-                .map(|t| (t.sender, t.signing_hash(), t.signature))
-                .collect();
-            if verify_batch(&items).is_err() {
+            if !batch_ok(chunk) {
                 for (v, t) in verdicts.iter_mut().zip(chunk) {
                     *v = verify_transaction(t).is_ok();
                 }
