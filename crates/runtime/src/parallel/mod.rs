@@ -418,6 +418,9 @@ fn run_unit(
         overlay.set_guard(Some(&declared[i]));
         let outcome = match apply_transaction(&mut overlay, ctx, &txs[i]) {
             Ok(o) => o,
+            // A failure after straying may come from state the sequential
+            // order would not have shown it: let the re-run decide.
+            Err(_) if overlay.strayed() => return UnitResult::Strayed,
             Err(e) => return UnitResult::Failed(e),
         };
         if overlay.strayed() {
