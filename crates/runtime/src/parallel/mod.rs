@@ -52,6 +52,8 @@ use views::{Layered, Recorder};
 pub const MIN_PARALLEL_TXS: usize = 64;
 /// Work units per thread, so one slow unit does not leave a core idle.
 const UNITS_PER_THREAD: usize = 4;
+/// More threads than this is a mistake, not a machine.
+pub const MAX_THREADS: usize = 256;
 /// The dominance check looks at this fraction (1/N) of a block first.
 const SAMPLE_FRACTION: usize = 16;
 
@@ -99,6 +101,11 @@ impl ParallelExecutor {
         } else {
             threads
         };
+        if threads > MAX_THREADS {
+            return Err(PoolError(format!(
+                "{threads} threads asked for, at most {MAX_THREADS}"
+            )));
+        }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("umbra-exec-{i}"))

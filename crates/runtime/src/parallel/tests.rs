@@ -307,3 +307,12 @@ fn import_reports_the_first_invalid_transaction() {
     assert!(seq.as_ref().unwrap_err().starts_with("transaction 30 "));
     assert_same(&seq, &run(&ex, &st, &txs, ExecMode::Import));
 }
+
+#[test]
+fn absurd_thread_counts_are_refused() {
+    let e = ParallelExecutor::new(MAX_THREADS + 1)
+        .err()
+        .map(|e| e.to_string());
+    assert!(e.is_some_and(|m| m.contains("at most 256")));
+    assert!(ParallelExecutor::new(0).is_ok_and(|p| p.threads() >= 1));
+}
