@@ -137,13 +137,20 @@ impl Executor for ParallelExecutor {
         mode: ExecMode,
     ) -> Result<BlockOutput, ExecError> {
         ExecStats::bump(&self.stats.blocks, 1);
-        if self.threads < 2 || txs.len() < MIN_PARALLEL_TXS || self.dominated(txs) {
+        let sample = if self.threads < 2 || txs.len() < MIN_PARALLEL_TXS {
+            None
+        } else {
+            self.sample_unless_dominated(txs)
+        };
+        let Some(mut declared) = sample else {
             ExecStats::bump(&self.stats.sequential_phases, 1);
             return SequentialExecutor.execute_block(state, ctx, txs, mode);
-        }
+        };
         let declare = self.declare;
-        let declared: Vec<ResourceSet> =
-            self.pool.install(|| txs.par_iter().map(declare).collect());
+        let rest: Vec<ResourceSet> = self
+            .pool
+            .install(|| txs[declared.len()..].par_iter().map(declare).collect());
+        declared.extend(rest);
         let mut run = BlockRun {
             main: Overlay::new(state),
             pending: Vec::new(),
@@ -243,18 +250,24 @@ fn dominant(largest: usize, n: usize, threads: usize) -> bool {
 impl ParallelExecutor {
     /// A cheap look at the block's start: if one group already dominates a
     /// sample, the whole block runs sequentially without declaring and
-    /// grouping every transaction. Only speed depends on this guess; the
-    /// result is the same either way.
-    fn dominated(&self, txs: &[Transaction]) -> bool {
+    /// grouping every transaction (`None`). Otherwise the sample's
+    /// declarations are returned for reuse. Only speed depends on this
+    /// guess; the result is the same either way.
+    fn sample_unless_dominated(&self, txs: &[Transaction]) -> Option<Vec<ResourceSet>> {
         let sample = &txs[..(txs.len() / SAMPLE_FRACTION)
             .max(MIN_PARALLEL_TXS)
             .min(txs.len())];
         let declared: Vec<ResourceSet> = sample.iter().map(self.declare).collect();
-        if declared.iter().any(|d| !d.parallel) {
-            return false;
+        if declared.iter().all(|d| d.parallel)
+            && dominant(
+                conflict_groups(&declared).largest(),
+                sample.len(),
+                self.threads,
+            )
+        {
+            return None;
         }
-        let groups = conflict_groups(&declared);
-        dominant(groups.largest(), sample.len(), self.threads)
+        Some(declared)
     }
 
     /// The block's changes in key order from layers, oldest first; a key in
