@@ -1,10 +1,12 @@
 //! Ed25519 signing keys.
 
+use crate::EncryptionKeypair;
 use ed25519_consensus::SigningKey;
 use rand_core::OsRng;
 use umbra_types::{
     Address, Block, Hash, PublicKey, Signature, Transaction, UnsignedTransaction, sha256,
 };
+use zeroize::Zeroize;
 
 /// Names of the deterministic devnet accounts (`dev:alice` …).
 pub const DEV_ACCOUNT_NAMES: [&str; 10] = [
@@ -33,6 +35,15 @@ impl Keypair {
 
     pub fn seed(&self) -> [u8; 32] {
         self.secret.to_bytes()
+    }
+
+    /// This account's X25519 key for receiving HPKE envelopes, derived from
+    /// the seed under its own domain label (see [`EncryptionKeypair::derive`]).
+    pub fn encryption_keypair(&self) -> EncryptionKeypair {
+        let mut seed = self.seed();
+        let keypair = EncryptionKeypair::derive(&seed);
+        seed.zeroize();
+        keypair
     }
 
     pub fn public(&self) -> PublicKey {
