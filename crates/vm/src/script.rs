@@ -213,17 +213,14 @@ mod tests {
     #[test]
     fn operand_errors_carry_offsets() {
         let e = Script::decode(&[Op::Ok as u8, Op::PushX as u8, 0]).unwrap_err();
-        assert_eq!(
-            (e.offset, e.kind.clone()),
-            (1, ScriptErrorKind::BadPushXWidth(0))
-        );
+        assert_eq!((e.offset, e.kind), (1, ScriptErrorKind::BadPushXWidth(0)));
         let e = Script::decode(&[Op::Ok as u8, Op::PushX as u8, 33]).unwrap_err();
         assert_eq!(e.kind, ScriptErrorKind::BadPushXWidth(33));
         let e = Script::decode(&[Op::Ok as u8, Op::State as u8, 11]).unwrap_err();
         assert_eq!(e.kind, ScriptErrorKind::UnknownState(11));
         let e = Script::decode(&[Op::Ok as u8, 0xee]).unwrap_err();
         assert_eq!(
-            (e.offset, e.kind.clone()),
+            (e.offset, e.kind),
             (1, ScriptErrorKind::UnknownOpcode(0xee))
         );
         let e = Script::decode(&[Op::PushData as u8, 5, 0, 1]).unwrap_err();
