@@ -162,6 +162,7 @@ fn run_exec(
             height: b as u64 + 1,
             timestamp_ms: b as u64 + 1,
             proposer: Default::default(),
+            randomness: [0; 32],
             params: &params,
             ref_blocks: &refs,
         };

@@ -66,6 +66,12 @@ pub enum Command {
     Tx(TxArgs),
     /// Show the node's height, irreversible height, peers and mempool.
     Status(StatusArgs),
+    /// Boxes: named message hubs with programmable gates.
+    #[command(subcommand, name = "box")]
+    Box(crate::cli_box::BoxCmd),
+    /// Gate scripts: assemble, disassemble, check.
+    #[command(subcommand)]
+    Gate(crate::cli_box::GateCmd),
     /// Measure performance.
     #[command(subcommand)]
     Bench(BenchCmd),

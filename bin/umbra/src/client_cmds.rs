@@ -60,7 +60,11 @@ pub async fn transfer(a: TransferArgs, g: &Global) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_included(c: &RpcClient, hash: &Hash, timeout: Duration) -> anyhow::Result<TxLookup> {
+pub async fn wait_included(
+    c: &RpcClient,
+    hash: &Hash,
+    timeout: Duration,
+) -> anyhow::Result<TxLookup> {
     let start = Instant::now();
     loop {
         match c.tx(hash).await {
@@ -84,7 +88,7 @@ async fn wait_included(c: &RpcClient, hash: &Hash, timeout: Duration) -> anyhow:
     }
 }
 
-fn describe_tx(l: &TxLookup) -> String {
+pub fn describe_tx(l: &TxLookup) -> String {
     let status = match l.status {
         TxState::Included => "included",
         TxState::Pending => "pending (next in line for a block)",

@@ -4,8 +4,11 @@
 
 mod bench;
 mod bench_exec;
+mod box_cmds;
 mod cli;
+mod cli_box;
 mod client_cmds;
+mod gate_cmds;
 mod keys_cmd;
 mod output;
 mod resolve;
@@ -44,6 +47,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Block(a) => client_cmds::block(a, &g).await,
         Command::Tx(a) => client_cmds::tx(a, &g).await,
         Command::Status(a) => client_cmds::status(a, &g).await,
+        Command::Box(a) => box_cmds::run(a, &g).await,
+        Command::Gate(a) => gate_cmds::run(a, &g),
         Command::Bench(a) => bench::bench(a, &g).await,
     }
 }

@@ -105,7 +105,7 @@ fn bad_inputs_get_documented_errors_and_the_node_keeps_going() {
     let broke = Keypair::from_seed([42; 32]);
     assert_eq!(code(&c.submit(&c.tx(&broke, 0, |_| {}))), 1009);
     // Oversize transaction (checked before the hex is decoded).
-    assert_eq!(code(&c.submit_hex(&"ab".repeat(20_000))), 1003);
+    assert_eq!(code(&c.submit_hex(&"ab".repeat(50_000))), 1003);
 
     // A good one goes in; the same again is a known transaction; replayed after inclusion, a low nonce.
     let ok = c.submit(&good);

@@ -266,6 +266,7 @@ impl Chain {
             height: parent.height + 1,
             timestamp_ms: header_fields.0,
             proposer: header_fields.1,
+            randomness: block_randomness(&parent.hash()),
             params: &self.spec.params,
             ref_blocks: &*recent,
         };
@@ -430,6 +431,13 @@ impl Chain {
         *self.head.write() = header.clone();
         Ok(header)
     }
+}
+
+/// The randomness a block's execution sees: a hash of its parent's hash.
+/// Every node computes the same; AEDPoS will replace it with the miners'
+/// revealed values.
+pub fn block_randomness(parent: &umbra_types::Hash) -> [u8; 32] {
+    umbra_types::sha256_parts(&[b"umbra/block-randomness/v1", &parent.0]).0
 }
 
 /// Checks every transaction signature of a block in parallel batches

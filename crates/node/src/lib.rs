@@ -12,6 +12,7 @@
 pub mod chain;
 pub mod keyfile;
 pub mod mempool;
+pub mod rpc_boxes;
 pub mod rpc_server;
 pub mod service;
 pub mod spec;

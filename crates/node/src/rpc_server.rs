@@ -24,11 +24,11 @@ pub struct RpcContext {
     pub block_time_ms: u64,
 }
 
-fn err(code: ErrorCode, msg: impl Into<String>) -> ErrorObjectOwned {
+pub(crate) fn err(code: ErrorCode, msg: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(code.code(), msg.into(), None::<()>)
 }
 
-fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
+pub(crate) fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
     err(ErrorCode::Internal, e.to_string())
 }
 
@@ -38,7 +38,7 @@ impl From<SubmitError> for ErrorObjectOwned {
     }
 }
 
-fn one_param<T: serde::de::DeserializeOwned>(
+pub(crate) fn one_param<T: serde::de::DeserializeOwned>(
     p: &Params<'_>,
     what: &str,
 ) -> Result<T, ErrorObjectOwned> {
@@ -52,7 +52,7 @@ fn parse_hash(s: &str) -> Result<Hash, ErrorObjectOwned> {
         .map_err(|e| err(ErrorCode::InvalidHash, format!("invalid hash: {e}")))
 }
 
-fn parse_address(s: &str) -> Result<Address, ErrorObjectOwned> {
+pub(crate) fn parse_address(s: &str) -> Result<Address, ErrorObjectOwned> {
     s.parse()
         .map_err(|e| err(ErrorCode::InvalidAddress, format!("invalid address: {e}")))
 }
@@ -245,6 +245,7 @@ pub fn module(
         "node_status",
         |_, ctx, _| -> Result<StatusView, ErrorObjectOwned> { Ok(node_status(ctx)) },
     )?;
+    crate::rpc_boxes::register(&mut m)?;
     m.register_subscription(
         "chain_subscribeHeads",
         "chain_head",

@@ -38,6 +38,16 @@ pub enum ErrorCode {
     NonceTooFarAhead = 1015,
     /// The nonce does not follow the account nonce (only in block execution).
     NonceGap = 1016,
+    /// A call's arguments are invalid before any state is read: a box name
+    /// that breaks the naming rules, a gate script that does not decode or
+    /// whose gas bound is over the limit, a message body over the limit.
+    InvalidCall = 1017,
+    /// A box call would fail against the current state (no such box, not
+    /// the owner, the gate refuses, a look-alike name); nothing was
+    /// submitted and nothing charged. The message gives the reason.
+    CallRefused = 1018,
+    /// The RPC method was given a transaction of another kind.
+    WrongCallKind = 1019,
     /// No block at that height or hash.
     BlockNotFound = 2001,
     /// No transaction with that hash.
@@ -48,6 +58,10 @@ pub enum ErrorCode {
     InvalidHash = 2004,
     /// Too many transactions in one batch.
     BatchTooLarge = 2005,
+    /// No box with that name.
+    BoxNotFound = 2006,
+    /// No message at that index.
+    MessageNotFound = 2007,
     /// The node failed internally (disk error); the request may be retried.
     Internal = -32603,
 }
@@ -76,11 +90,16 @@ impl ErrorCode {
             SenderQueueFull,
             NonceTooFarAhead,
             NonceGap,
+            InvalidCall,
+            CallRefused,
+            WrongCallKind,
             BlockNotFound,
             TxNotFound,
             InvalidAddress,
             InvalidHash,
             BatchTooLarge,
+            BoxNotFound,
+            MessageNotFound,
             Internal,
         ]
         .into_iter()

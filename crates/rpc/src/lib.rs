@@ -7,10 +7,12 @@
 //!
 //! Must not: implement the methods (that is the node) or hold chain rules.
 
+pub mod box_views;
 pub mod client;
 pub mod codes;
 pub mod views;
 
+pub use box_views::*;
 pub use client::{RpcClient, RpcClientError};
 pub use codes::ErrorCode;
 pub use views::*;

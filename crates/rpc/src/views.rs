@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 use umbra_types::{
-    Address, Block, Event, Hash, Header, Payload, Receipt, Transaction, TxStatus, format_amount,
+    Address, Block, Event, Hash, Header, MessageBody, Payload, Receipt, Transaction, TxStatus,
+    format_amount,
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -47,19 +48,51 @@ pub struct TxView {
     pub ref_block_height: u64,
     pub ref_block_prefix: String,
     pub max_fee: String,
-    /// The call: `transfer`.
+    /// The call: `transfer`, `box_create`, `box_set_gate`, `box_push`,
+    /// `box_pull`, `box_delete`, `box_replace`, `box_allow`,
+    /// `set_encryption_key`.
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<Address>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amount: Option<String>,
+    /// The box a box call addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub box_name: Option<String>,
+    /// The gate a `box_set_gate` sets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<String>,
+    /// The message index of a pull, delete or replace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
+    /// Size of the pushed body or gate script, bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
 }
 
 impl From<&Transaction> for TxView {
     fn from(tx: &Transaction) -> Self {
-        let (to, amount) = match &tx.payload {
-            Payload::Transfer { to, amount } => (Some(*to), Some(amount.to_string())),
-        };
+        let (mut to, mut amount, mut gate, mut index, mut size) = (None, None, None, None, None);
+        let body_len = |b: &MessageBody| b.stored_len() as u64;
+        match &tx.payload {
+            Payload::Transfer { to: t, amount: a } => {
+                to = Some(*t);
+                amount = Some(a.to_string());
+            }
+            Payload::BoxCreate { .. } | Payload::SetEncryptionKey { .. } => {}
+            Payload::BoxSetGate { kind, code, .. } => {
+                gate = Some(kind.as_str().to_string());
+                size = Some(code.len() as u64);
+            }
+            Payload::BoxPush { body, .. } => size = Some(body_len(body)),
+            Payload::BoxPull { index: i, .. } => index = *i,
+            Payload::BoxDelete { index: i, .. } => index = Some(*i),
+            Payload::BoxReplace { index: i, body, .. } => {
+                index = Some(*i);
+                size = Some(body_len(body));
+            }
+            Payload::BoxAllow { address, .. } => to = Some(*address),
+        }
         TxView {
             hash: tx.hash(),
             chain_id: tx.chain_id,
@@ -72,6 +105,10 @@ impl From<&Transaction> for TxView {
             kind: tx.payload.kind().to_string(),
             to,
             amount,
+            box_name: tx.payload.box_name().map(str::to_string),
+            gate,
+            index,
+            size,
         }
     }
 }
@@ -84,6 +121,112 @@ pub enum EventView {
         to: Address,
         amount: String,
     },
+    BoxCreated {
+        name: String,
+        owner: Address,
+        id: u64,
+    },
+    GateSet {
+        name: String,
+        gate: String,
+        gas_bound: u64,
+    },
+    MessagePushed {
+        name: String,
+        index: u64,
+        from: Address,
+    },
+    MessagePulled {
+        name: String,
+        index: u64,
+        reader: Address,
+    },
+    MessageDeleted {
+        name: String,
+        index: u64,
+    },
+    MessageReplaced {
+        name: String,
+        index: u64,
+    },
+    GatePaid {
+        name: String,
+        payer: Address,
+        owner: Address,
+        to_owner: String,
+        to_pool: String,
+    },
+    AllowListChanged {
+        name: String,
+        address: Address,
+        allowed: bool,
+    },
+    EncryptionKeySet {
+        account: Address,
+        key: String,
+    },
+}
+
+impl From<&Event> for EventView {
+    fn from(e: &Event) -> Self {
+        match e.clone() {
+            Event::Transfer { from, to, amount } => EventView::Transfer {
+                from,
+                to,
+                amount: amount.to_string(),
+            },
+            Event::BoxCreated { name, owner, id } => EventView::BoxCreated { name, owner, id },
+            Event::GateSet {
+                name,
+                kind,
+                gas_bound,
+            } => EventView::GateSet {
+                name,
+                gate: kind.as_str().to_string(),
+                gas_bound,
+            },
+            Event::MessagePushed { name, index, from } => {
+                EventView::MessagePushed { name, index, from }
+            }
+            Event::MessagePulled {
+                name,
+                index,
+                reader,
+            } => EventView::MessagePulled {
+                name,
+                index,
+                reader,
+            },
+            Event::MessageDeleted { name, index } => EventView::MessageDeleted { name, index },
+            Event::MessageReplaced { name, index } => EventView::MessageReplaced { name, index },
+            Event::GatePaid {
+                name,
+                payer,
+                owner,
+                to_owner,
+                to_pool,
+            } => EventView::GatePaid {
+                name,
+                payer,
+                owner,
+                to_owner: to_owner.to_string(),
+                to_pool: to_pool.to_string(),
+            },
+            Event::AllowListChanged {
+                name,
+                address,
+                allowed,
+            } => EventView::AllowListChanged {
+                name,
+                address,
+                allowed,
+            },
+            Event::EncryptionKeySet { account, key } => EventView::EncryptionKeySet {
+                account,
+                key: hex::encode(key),
+            },
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -111,17 +254,7 @@ impl From<&Receipt> for ReceiptView {
             fail_code,
             fail_reason,
             fee_paid: r.fee_paid.to_string(),
-            events: r
-                .events
-                .iter()
-                .map(|e| match e {
-                    Event::Transfer { from, to, amount } => EventView::Transfer {
-                        from: *from,
-                        to: *to,
-                        amount: amount.to_string(),
-                    },
-                })
-                .collect(),
+            events: r.events.iter().map(Into::into).collect(),
         }
     }
 }

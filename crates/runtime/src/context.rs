@@ -15,6 +15,9 @@ pub struct BlockContext<'a> {
     pub height: Height,
     pub timestamp_ms: u64,
     pub proposer: PublicKey,
+    /// The block's randomness, derived from its parent (gates read it as
+    /// `STATE randomness`; predictable one block ahead, so not for secrets).
+    pub randomness: [u8; 32],
     pub params: &'a ChainParams,
     pub ref_blocks: &'a dyn RefBlocks,
 }

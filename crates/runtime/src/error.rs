@@ -33,6 +33,8 @@ pub enum TxInvalid {
     InsufficientBalance { needed: Amount, available: Amount },
     #[error("max fee {max_fee} is below the required fee {required}")]
     FeeTooLow { max_fee: Amount, required: Amount },
+    #[error("invalid call: {0}")]
+    InvalidCall(String),
     #[error("state error: {0}")]
     State(String),
 }
@@ -50,6 +52,7 @@ impl TxInvalid {
             TxInvalid::InsufficientBalance { .. } => 1009,
             TxInvalid::FeeTooLow { .. } => 1010,
             TxInvalid::NonceGap { .. } => 1016,
+            TxInvalid::InvalidCall(_) => 1017,
             TxInvalid::State(_) => -32603,
         }
     }
@@ -62,6 +65,26 @@ pub mod fail_codes {
     pub const INSUFFICIENT_BALANCE: u16 = 1;
     /// The receiver's balance would overflow.
     pub const BALANCE_OVERFLOW: u16 = 2;
+    /// No box has that name.
+    pub const NO_SUCH_BOX: u16 = 10;
+    /// A box with that name exists.
+    pub const BOX_EXISTS: u16 = 11;
+    /// The name is not allowed or looks like an existing box's.
+    pub const BAD_NAME: u16 = 12;
+    /// Only the box's owner may do this.
+    pub const NOT_OWNER: u16 = 13;
+    /// The gate script ran and refused the caller.
+    pub const GATE_REFUSED: u16 = 14;
+    /// The gate script failed (a VM error, a payment the caller cannot make).
+    pub const GATE_ERROR: u16 = 15;
+    /// The gate script does not decode or its gas bound is too high.
+    pub const BAD_SCRIPT: u16 = 16;
+    /// The message body is over the chain's limit.
+    pub const MESSAGE_TOO_LARGE: u16 = 17;
+    /// No message at that index.
+    pub const NO_SUCH_MESSAGE: u16 = 18;
+    /// The account owns the most boxes allowed.
+    pub const TOO_MANY_BOXES: u16 = 19;
 }
 
 /// Why a block could not be executed.

@@ -8,8 +8,9 @@ use crate::overlay::Overlay;
 use crate::parallel::ExecStatsSnapshot;
 use crate::validate::{check_ref_block, check_stateless};
 use crate::{Changes, keys, token};
+use std::collections::BTreeMap;
 use umbra_storage::StateView;
-use umbra_types::{Amount, Payload, Receipt, Transaction, TxStatus, encode};
+use umbra_types::{Address, Amount, Event, Payload, Receipt, Transaction, TxStatus, encode};
 
 /// Whether invalid transactions are skipped (the proposer building a block) or
 /// make the whole block invalid (an importer checking someone's block).
@@ -77,11 +78,11 @@ impl Executor for SequentialExecutor {
         let mut overlay = Overlay::new(state);
         begin_block(&mut overlay, ctx);
         let mut out = BlockOutput::default();
-        let mut fees: Amount = 0;
+        let mut credits = Credits::default();
         for (i, tx) in txs.iter().enumerate() {
             match apply_transaction(&mut overlay, ctx, tx)? {
                 Ok(receipt) => {
-                    fees = fees.saturating_add(receipt.fee_paid);
+                    credits.add(&receipt);
                     out.included.push(i);
                     out.receipts.push(receipt);
                 }
@@ -91,9 +92,56 @@ impl Executor for SequentialExecutor {
                 },
             }
         }
-        end_block(&mut overlay, fees)?;
+        end_block(&mut overlay, &credits)?;
         out.changes = overlay.into_changes();
         Ok(out)
+    }
+}
+
+/// Commutative credits a block owes, applied once at its end: fees and the
+/// pool's share of gate payments to the reward pool, the rest of gate
+/// payments to box owners. Keeping them out of the transactions means fees
+/// never make transactions conflict, and both executors credit at the same
+/// point. Sums saturate, which for non-negative amounts gives the same
+/// result in any order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credits {
+    pub pool: Amount,
+    /// Ordered, so crediting order never depends on a hash.
+    pub owners: BTreeMap<Address, Amount>,
+}
+
+impl Credits {
+    /// Adds what an included transaction's receipt says is owed.
+    pub fn add(&mut self, r: &Receipt) {
+        self.pool = self.pool.saturating_add(r.fee_paid);
+        for e in &r.events {
+            if let Event::GatePaid {
+                owner,
+                to_owner,
+                to_pool,
+                ..
+            } = e
+            {
+                self.pool = self.pool.saturating_add(*to_pool);
+                let o = self.owners.entry(*owner).or_default();
+                *o = o.saturating_add(*to_owner);
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: Credits) {
+        self.pool = self.pool.saturating_add(other.pool);
+        for (a, v) in other.owners {
+            let o = self.owners.entry(a).or_default();
+            *o = o.saturating_add(v);
+        }
+    }
+
+    /// Whether any credit goes to `key`'s account.
+    pub fn credits_account_key(&self, key: &[u8]) -> bool {
+        key == keys::account(&reward_pool()).as_slice()
+            || self.owners.keys().any(|a| keys::account(a) == key)
     }
 }
 
@@ -102,15 +150,21 @@ pub fn begin_block(overlay: &mut Overlay<'_>, ctx: &BlockContext<'_>) {
     overlay.put(keys::block_info(), encode(&(ctx.height, ctx.timestamp_ms)));
 }
 
-/// Credits the block's fees to the reward pool as one delta.
-pub fn end_block(overlay: &mut Overlay<'_>, fees: Amount) -> Result<(), ExecError> {
-    if fees == 0 {
-        return Ok(());
+/// Applies the block's credits: the reward pool first, then box owners in
+/// address order.
+pub fn end_block(overlay: &mut Overlay<'_>, credits: &Credits) -> Result<(), ExecError> {
+    let pool = (credits.pool > 0).then(|| (reward_pool(), credits.pool));
+    for (addr, amount) in pool
+        .into_iter()
+        .chain(credits.owners.iter().map(|(a, v)| (*a, *v)))
+    {
+        if amount == 0 {
+            continue;
+        }
+        let mut acct = overlay.account(&addr)?;
+        acct.balance = acct.balance.saturating_add(amount);
+        overlay.set_account(&addr, &acct);
     }
-    let pool = reward_pool();
-    let mut acct = overlay.account(&pool)?;
-    acct.balance = acct.balance.saturating_add(fees);
-    overlay.set_account(&pool, &acct);
     Ok(())
 }
 
@@ -132,7 +186,11 @@ pub fn apply_transaction(
     if let Err(e) = check_ref_block(tx, ctx.height, ctx.params, ctx.ref_blocks) {
         return Ok(Err(e));
     }
-    let fee = required_fee(ctx.params, tx);
+    let fee = required_fee(ctx.params, tx).saturating_add(crate::boxes::gas_fee(
+        overlay,
+        ctx.params,
+        &tx.payload,
+    )?);
     if tx.max_fee < fee {
         return Ok(Err(TxInvalid::FeeTooLow {
             max_fee: tx.max_fee,
@@ -167,6 +225,15 @@ pub fn apply_transaction(
         let mut child = Overlay::new(&*overlay);
         let r = match &tx.payload {
             Payload::Transfer { to, amount } => token::transfer(&mut child, &from, to, *amount)?,
+            other => {
+                let env = crate::boxes::GateEnv {
+                    height: ctx.height,
+                    timestamp_ms: ctx.timestamp_ms,
+                    randomness: ctx.randomness,
+                    params: ctx.params,
+                };
+                crate::boxes::dispatch(&mut child, &env, &from, other)?
+            }
         };
         r.map(|events| (events, child.into_writes()))
     };
@@ -249,6 +316,7 @@ mod tests {
             height: 70,
             timestamp_ms: 1,
             proposer: Default::default(),
+            randomness: [0; 32],
             params: &params,
             ref_blocks: &Refs,
         };

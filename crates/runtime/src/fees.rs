@@ -17,11 +17,21 @@ pub fn reward_pool() -> Address {
     *POOL.get_or_init(|| Address::system(REWARD_POOL))
 }
 
-/// The fee the chain charges for `tx`. Saturates rather than wraps, so an
-/// absurd parameter makes transactions unaffordable instead of free.
+/// The part of the fee that depends on `tx` alone; calls that run a gate add
+/// the gate's gas bound times `fee_per_gas` (see `boxes::gas_fee`).
+/// Saturates rather than wraps, so an absurd parameter makes transactions
+/// unaffordable instead of free.
 pub fn required_fee(params: &ChainParams, tx: &Transaction) -> Amount {
     let op = match tx.payload {
         Payload::Transfer { .. } => params.fee_transfer,
+        Payload::BoxCreate { .. } => params.fee_box_create,
+        Payload::BoxSetGate { .. }
+        | Payload::BoxPush { .. }
+        | Payload::BoxPull { .. }
+        | Payload::BoxDelete { .. }
+        | Payload::BoxReplace { .. }
+        | Payload::BoxAllow { .. }
+        | Payload::SetEncryptionKey { .. } => params.fee_box_op,
     };
     params
         .fee_base

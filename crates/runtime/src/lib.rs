@@ -10,6 +10,7 @@
 //! in as an input, so every node computes the same result.
 
 pub mod account;
+pub mod boxes;
 pub mod context;
 pub mod error;
 pub mod executor;
@@ -26,7 +27,7 @@ pub mod validate;
 pub use account::Account;
 pub use context::{BlockContext, RefBlocks};
 pub use error::{ExecError, TxInvalid, fail_codes};
-pub use executor::{BlockOutput, ExecMode, Executor, ExecutorInfo, SequentialExecutor};
+pub use executor::{BlockOutput, Credits, ExecMode, Executor, ExecutorInfo, SequentialExecutor};
 pub use fees::{REWARD_POOL, required_fee};
 pub use genesis::{GenesisError, genesis_changes};
 pub use overlay::{Overlay, Writes};

@@ -22,6 +22,17 @@ pub struct ChainParams {
     pub max_block_txs: u64,
     /// Largest total size of a block's transactions.
     pub max_block_bytes: u64,
+    /// Fee for creating a box (on top of the base and size fees).
+    pub fee_box_create: Amount,
+    /// Fee for every other box call.
+    pub fee_box_op: Amount,
+    /// Fee per unit of a gate's static gas bound; the bound is charged in
+    /// full, so a gate's cost is known before it runs.
+    pub fee_per_gas: Amount,
+    /// Largest gas bound a gate script may have.
+    pub max_gate_gas: u64,
+    /// Largest message body stored on chain.
+    pub max_message_bytes: u64,
     /// Largest clock drift allowed for a block timestamp ahead of the
     /// importer's clock.
     pub max_future_drift_ms: u64,
@@ -34,10 +45,16 @@ impl Default for ChainParams {
             fee_base: 10_000,
             fee_per_byte: 100,
             fee_transfer: 10_000,
-            max_tx_bytes: 16 * 1024,
+            // Room for a gate script of the VM's 32 KiB limit.
+            max_tx_bytes: 40 * 1024,
             max_block_txs: 20_000,
             max_block_bytes: 8 * 1024 * 1024,
             max_future_drift_ms: 2_000,
+            fee_box_create: 1_000_000,
+            fee_box_op: 10_000,
+            fee_per_gas: 10,
+            max_gate_gas: 2_000_000,
+            max_message_bytes: 8 * 1024,
         }
     }
 }

@@ -17,9 +17,12 @@ pub struct ResourceSet {
 }
 
 impl ResourceSet {
-    /// Whether the call may read or write `key`.
+    /// Whether the call may read or write `key`. A key inside a box's
+    /// region is declared by declaring the region.
     pub fn declares(&self, key: &[u8]) -> bool {
-        self.writes.iter().any(|k| k == key) || self.reads.iter().any(|k| k == key)
+        let has =
+            |k: &[u8]| self.writes.iter().any(|w| w == k) || self.reads.iter().any(|r| r == k);
+        has(key) || crate::boxes::keys::region_of(key).is_some_and(has)
     }
 }
 
@@ -31,6 +34,39 @@ pub fn resources_of(tx: &Transaction) -> ResourceSet {
         Payload::Transfer { to, .. } => ResourceSet {
             reads: vec![],
             writes: vec![sender, keys::account(to)],
+            deltas: vec![pool],
+            parallel: true,
+        },
+        // Creation takes the next box id, and every create writes the
+        // counter and id index: these run alone, after the parallel phase.
+        Payload::BoxCreate { .. } => ResourceSet {
+            reads: vec![],
+            writes: vec![sender],
+            deltas: vec![pool],
+            parallel: false,
+        },
+        // A box call touches its own region and pays from the sender; the
+        // owner's share of a gate payment is a delta, credited at the end
+        // of the block. A gate that reaches other boxes (CALL, PUSH into
+        // the owner's other boxes) is outside this set: the safety net
+        // re-runs it in order.
+        Payload::BoxSetGate { name, .. }
+        | Payload::BoxPush { name, .. }
+        | Payload::BoxPull { name, .. }
+        | Payload::BoxDelete { name, .. }
+        | Payload::BoxReplace { name, .. }
+        | Payload::BoxAllow { name, .. } => ResourceSet {
+            reads: vec![],
+            writes: vec![sender, crate::boxes::keys::region(name)],
+            deltas: vec![pool],
+            parallel: true,
+        },
+        Payload::SetEncryptionKey { .. } => ResourceSet {
+            reads: vec![],
+            writes: vec![
+                sender,
+                crate::boxes::keys::encryption_key(&tx.sender_address()),
+            ],
             deltas: vec![pool],
             parallel: true,
         },

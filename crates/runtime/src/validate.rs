@@ -25,6 +25,9 @@ pub fn check_stateless(
             got: tx.chain_id,
         });
     }
+    if !matches!(tx.payload, umbra_types::Payload::Transfer { .. }) {
+        crate::boxes::check_call(&tx.payload, params).map_err(TxInvalid::InvalidCall)?;
+    }
     Ok(())
 }
 

@@ -10,6 +10,7 @@
 
 pub mod amount;
 pub mod block;
+pub mod boxes;
 pub mod codec;
 pub mod hash;
 pub mod keys;
@@ -19,6 +20,7 @@ pub mod transaction;
 
 pub use amount::{Amount, DECIMALS, format_amount, parse_amount};
 pub use block::{Block, Header};
+pub use boxes::{GateKind, MessageBody};
 pub use codec::{DecodeError, decode_bounded, encode};
 pub use hash::{Hash, sha256, sha256_parts};
 pub use keys::{Address, AddressError, PublicKey, Signature};

@@ -1,5 +1,6 @@
 //! Receipts: what happened when a transaction ran.
 
+use crate::boxes::GateKind;
 use crate::hash::{Hash, sha256};
 use crate::keys::Address;
 use crate::{Amount, codec};
@@ -20,6 +21,53 @@ pub enum Event {
         from: Address,
         to: Address,
         amount: Amount,
+    },
+    BoxCreated {
+        name: String,
+        owner: Address,
+        id: u64,
+    },
+    GateSet {
+        name: String,
+        kind: GateKind,
+        /// Static gas bound of the new script; 0 when the gate was removed.
+        gas_bound: u64,
+    },
+    MessagePushed {
+        name: String,
+        index: u64,
+        from: Address,
+    },
+    MessagePulled {
+        name: String,
+        index: u64,
+        reader: Address,
+    },
+    MessageDeleted {
+        name: String,
+        index: u64,
+    },
+    MessageReplaced {
+        name: String,
+        index: u64,
+    },
+    /// A gate charged `payer`. The owner's share and the reward pool's share
+    /// are credited at the end of the block.
+    GatePaid {
+        name: String,
+        payer: Address,
+        owner: Address,
+        to_owner: Amount,
+        to_pool: Amount,
+    },
+    AllowListChanged {
+        name: String,
+        address: Address,
+        allowed: bool,
+    },
+    EncryptionKeySet {
+        account: Address,
+        key: [u8; 32],
     },
 }
 

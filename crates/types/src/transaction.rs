@@ -1,5 +1,6 @@
 //! Transactions: what a user signs and submits.
 
+use crate::boxes::{GateKind, MessageBody};
 use crate::hash::{Hash, sha256, sha256_parts};
 use crate::keys::{Address, PublicKey, Signature};
 use crate::{Amount, ChainId, Height, codec};
@@ -36,6 +37,36 @@ impl RefBlock {
 pub enum Payload {
     /// Move native tokens from the sender to `to`.
     Transfer { to: Address, amount: Amount },
+    /// Create a box named `name`, owned by the sender, for the creation fee.
+    BoxCreate { name: String },
+    /// Set or replace one of a box's gates (owner only). `code` is gate VM
+    /// bytecode; an empty `code` removes the gate (back to the default).
+    BoxSetGate {
+        name: String,
+        kind: GateKind,
+        code: Vec<u8>,
+    },
+    /// Push a message into a box, through its write gate.
+    BoxPush { name: String, body: MessageBody },
+    /// Pull (read) a message of a box, through its read gate, which may
+    /// charge for it. `index` defaults to the latest message.
+    BoxPull { name: String, index: Option<u64> },
+    /// Delete a message (owner only).
+    BoxDelete { name: String, index: u64 },
+    /// Replace a message's body (owner only).
+    BoxReplace {
+        name: String,
+        index: u64,
+        body: MessageBody,
+    },
+    /// Add (`allow`) or remove an address on a box's allow-list (owner only).
+    BoxAllow {
+        name: String,
+        address: Address,
+        allow: bool,
+    },
+    /// Register the sender's X25519 public key, so others can encrypt to it.
+    SetEncryptionKey { key: [u8; 32] },
 }
 
 impl Payload {
@@ -43,6 +74,28 @@ impl Payload {
     pub fn kind(&self) -> &'static str {
         match self {
             Payload::Transfer { .. } => "transfer",
+            Payload::BoxCreate { .. } => "box_create",
+            Payload::BoxSetGate { .. } => "box_set_gate",
+            Payload::BoxPush { .. } => "box_push",
+            Payload::BoxPull { .. } => "box_pull",
+            Payload::BoxDelete { .. } => "box_delete",
+            Payload::BoxReplace { .. } => "box_replace",
+            Payload::BoxAllow { .. } => "box_allow",
+            Payload::SetEncryptionKey { .. } => "set_encryption_key",
+        }
+    }
+
+    /// The box a call addresses, if any.
+    pub fn box_name(&self) -> Option<&str> {
+        match self {
+            Payload::BoxCreate { name }
+            | Payload::BoxSetGate { name, .. }
+            | Payload::BoxPush { name, .. }
+            | Payload::BoxPull { name, .. }
+            | Payload::BoxDelete { name, .. }
+            | Payload::BoxReplace { name, .. }
+            | Payload::BoxAllow { name, .. } => Some(name),
+            Payload::Transfer { .. } | Payload::SetEncryptionKey { .. } => None,
         }
     }
 }
@@ -122,6 +175,8 @@ impl Transaction {
         // chain_id 8 + sender 32 + nonce 8 + ref 12 + max_fee 16 + signature 64
         140 + match &self.payload {
             Payload::Transfer { .. } => 1 + 32 + 16,
+            // Variable-size calls are rare next to transfers; measure them.
+            p => borsh::object_length(p).unwrap_or(usize::MAX - 140),
         }
     }
 }

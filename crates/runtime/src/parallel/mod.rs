@@ -30,21 +30,20 @@ pub use grouping::{conflict_groups, pack};
 pub use stats::{ExecStats, ExecStatsSnapshot};
 
 use crate::Changes;
+use crate::boxes::keys::region_of;
 use crate::context::BlockContext;
 use crate::error::{ExecError, TxInvalid};
 use crate::executor::{
-    BlockOutput, ExecMode, Executor, ExecutorInfo, SequentialExecutor, apply_transaction,
+    BlockOutput, Credits, ExecMode, Executor, ExecutorInfo, SequentialExecutor, apply_transaction,
     begin_block, end_block,
 };
-use crate::fees::reward_pool;
-use crate::keys;
 use crate::overlay::{Overlay, Writes};
 use crate::resources::{ResourceSet, resources_of};
 use rayon::prelude::*;
 use rustc_hash::FxHashSet;
 use std::ops::Range;
 use umbra_storage::StateView;
-use umbra_types::{Amount, Receipt, Transaction};
+use umbra_types::{Receipt, Transaction};
 use views::{Layered, Recorder};
 
 /// Runs shorter than this execute on one thread: the pool's hand-off costs
@@ -80,7 +79,7 @@ enum UnitResult {
     Clean {
         changes: Writes,
         outcomes: Vec<(usize, Outcome)>,
-        fees: Amount,
+        credits: Credits,
     },
     Strayed,
     Failed(ExecError),
@@ -155,7 +154,7 @@ impl Executor for ParallelExecutor {
             main: Overlay::new(state),
             pending: Vec::new(),
             outcomes: (0..txs.len()).map(|_| None).collect(),
-            fees: 0,
+            credits: Credits::default(),
         };
         begin_block(&mut run.main, ctx);
         let mut start = 0;
@@ -178,13 +177,16 @@ impl Executor for ParallelExecutor {
             }
             start = end + 1;
         }
-        let pool = keys::account(&reward_pool());
-        if run.pending.iter().any(|w| w.contains_key(&pool)) {
+        if run
+            .pending
+            .iter()
+            .any(|w| w.keys().any(|k| run.credits.credits_account_key(k)))
+        {
             run.settle();
         }
-        // The pool is in no pending layer now, so crediting it in `main`
-        // (the oldest layer) cannot be overridden.
-        end_block(&mut run.main, run.fees)?;
+        // No credited account is in a pending layer now, so crediting in
+        // `main` (the oldest layer) cannot be overridden.
+        end_block(&mut run.main, &run.credits)?;
         let mut layers = vec![run.main.into_writes()];
         layers.append(&mut run.pending);
         let changes = self.sorted(layers);
@@ -211,7 +213,7 @@ struct BlockRun<'a> {
     /// runs after the parallel phase, so they go straight to the final sort.
     pending: Vec<Writes>,
     outcomes: Vec<Option<Outcome>>,
-    fees: Amount,
+    credits: Credits,
 }
 
 impl BlockRun<'_> {
@@ -226,7 +228,7 @@ impl BlockRun<'_> {
 
     fn record(&mut self, index: usize, outcome: Outcome) {
         if let Ok(r) = &outcome {
-            self.fees = self.fees.saturating_add(r.fee_paid);
+            self.credits.add(r);
         }
         self.outcomes[index] = Some(outcome);
     }
@@ -341,10 +343,10 @@ impl ParallelExecutor {
                 UnitResult::Clean {
                     changes,
                     outcomes,
-                    fees,
+                    credits,
                 } => {
                     run.pending.push(changes);
-                    run.fees = run.fees.saturating_add(fees);
+                    run.credits.merge(credits);
                     for (i, o) in outcomes {
                         run.outcomes[i] = Some(o);
                     }
@@ -408,8 +410,12 @@ impl ParallelExecutor {
             let writes = overlay.into_writes();
             (writes, recorder.into_reads(), outcomes)
         };
-        let independent = !reads.iter().any(|k| clean_writes.contains(k.as_slice()))
-            && !writes.keys().any(|k| clean_touched.contains(k.as_slice()));
+        // Keys inside a box region were declared as the region.
+        let hit = |set: &FxHashSet<&[u8]>, k: &[u8]| {
+            set.contains(k) || region_of(k).is_some_and(|r| set.contains(r))
+        };
+        let independent = !reads.iter().any(|k| hit(&clean_writes, k))
+            && !writes.keys().any(|k| hit(&clean_touched, k));
         if !independent {
             return Ok(false);
         }
@@ -433,7 +439,7 @@ fn run_unit(
     let mut overlay = Overlay::new(base);
     overlay.reserve(unit.len() * 2);
     let mut outcomes = Vec::with_capacity(unit.len());
-    let mut fees: Amount = 0;
+    let mut credits = Credits::default();
     for &i in unit {
         overlay.set_guard(Some(&declared[i]));
         let outcome = match apply_transaction(&mut overlay, ctx, &txs[i]) {
@@ -447,14 +453,14 @@ fn run_unit(
             return UnitResult::Strayed;
         }
         if let Ok(r) = &outcome {
-            fees = fees.saturating_add(r.fee_paid);
+            credits.add(r);
         }
         outcomes.push((i, outcome));
     }
     UnitResult::Clean {
         changes: overlay.into_writes(),
         outcomes,
-        fees,
+        credits,
     }
 }
 
