@@ -23,6 +23,12 @@ pub async fn bench(cmd: BenchCmd, g: &Global) -> anyhow::Result<()> {
         })
         .await
         .context("bench thread")?,
+        BenchCmd::Gates { secs } => tokio::task::spawn_blocking({
+            let json = g.json;
+            move || crate::bench_gates::gates(secs, json)
+        })
+        .await
+        .context("bench thread")?,
     }
 }
 

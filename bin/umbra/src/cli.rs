@@ -233,6 +233,13 @@ pub enum BenchCmd {
     /// Block execution alone (in-memory state, no signatures) and with the
     /// JMT + RocksDB commit, sequential against parallel, by conflict ratio.
     Exec(BenchExecArgs),
+    /// Gate evaluations per second for typical gates (allow-list, pay-once,
+    /// subscription, pay-per-access) and raw gate VM instructions per second.
+    Gates {
+        /// Seconds to measure each case.
+        #[arg(long, default_value_t = 2.0)]
+        secs: f64,
+    },
 }
 
 #[derive(Args)]

@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_exec;
+mod bench_gates;
 mod box_cmds;
 mod cli;
 mod cli_box;

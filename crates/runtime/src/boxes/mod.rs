@@ -19,7 +19,7 @@ pub mod query;
 pub mod records;
 pub mod state;
 
-pub use gate::{GateEnv, Passed};
+pub use gate::{GateEnv, Passed, run_gate};
 pub use names::{NameError, check_name, skeleton};
 pub use records::{BoxRecord, Gate, Message, Payment};
 
