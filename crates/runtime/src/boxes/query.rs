@@ -56,11 +56,7 @@ pub fn owned(state: &dyn StateView, owner: &Address) -> Result<Vec<String>, Exec
 }
 
 /// Boxes in creation order from id `from`, and the id to ask for next.
-pub fn all(
-    state: &dyn StateView,
-    from: u64,
-    limit: u64,
-) -> Result<Page<(u64, String)>, ExecError> {
+pub fn all(state: &dyn StateView, from: u64, limit: u64) -> Result<Page<(u64, String)>, ExecError> {
     let count: u64 = load(state, &keys::counter())?.unwrap_or(0);
     let end = count.min(from.saturating_add(limit.clamp(1, MAX_PAGE)));
     let mut out = Vec::new();

@@ -509,66 +509,142 @@ fn oversized_messages_and_scripts_never_reach_a_block() {
 
 #[test]
 fn parallel_executor_agrees_on_a_block_of_box_calls() {
-    let ks: Vec<Keypair> = ["alice", "bob", "carol", "dave"]
-        .iter()
-        .map(|n| dev_keypair(n))
-        .collect();
+    // Four independent pairs of accounts, each with two boxes: enough
+    // separate groups to run in parallel. Pair 0's second box has an
+    // autoresponder writing outside its declaration (the safety net must
+    // re-run it), and every pair's first box charges once (owner credits).
+    let names = [
+        "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
+    ];
+    let ks: Vec<Keypair> = names.iter().map(|n| dev_keypair(n)).collect();
     let refs: Vec<&Keypair> = ks.iter().collect();
     let mut seq = Sim::new(&refs);
     for (i, k) in ks.iter().enumerate() {
         seq.one(k, create(&format!("box_{i}")));
-        seq.one(k, create(&format!("out_{i}")));
         seq.one(k, push(&format!("box_{i}"), "first"));
     }
-    seq.one(&ks[0], set_gate("box_0", GateKind::Read, pay_once(7_000)));
-    seq.one(
-        &ks[1],
-        set_gate(
-            "box_1",
-            GateKind::Write,
-            asm("STATE caller\nPUSHDATA \"out_1\"\nPUSH\nRET\n"),
-        ),
-    );
-    seq.one(&ks[2], set_gate("box_2", GateKind::Write, asm("OK\n")));
+    seq.one(&ks[1], create("out_1"));
+    for g in 0..4 {
+        let (a, b) = (&ks[2 * g], &ks[2 * g + 1]);
+        seq.one(
+            a,
+            set_gate(&format!("box_{}", 2 * g), GateKind::Read, pay_once(7_000)),
+        );
+        let write = if g == 0 {
+            asm("STATE caller\nPUSHDATA \"out_1\"\nPUSH\nRET\n")
+        } else {
+            asm("OK\n")
+        };
+        seq.one(
+            b,
+            set_gate(&format!("box_{}", 2 * g + 1), GateKind::Write, write),
+        );
+    }
     let mut par = Sim {
         state: MemState(seq.state.0.clone()),
-        nonces: seq.nonces.clone(),
+        nonces: Default::default(),
         height: seq.height,
         time_ms: seq.time_ms,
         params: seq.params.clone(),
     };
-    // Many calls, several per box and sender, enough to go parallel; the
-    // autoresponder on box_1 writes out_1, outside its declaration.
     let mut txs = Vec::new();
-    for round in 0..40 {
-        for (i, k) in ks.iter().enumerate() {
-            let p = match (round + i) % 5 {
-                0 => Payload::BoxPull {
-                    name: "box_0".into(),
-                    index: None,
-                },
-                1 => push("box_1", "hi"),
-                2 => push("box_2", "open"),
-                3 => Payload::Transfer {
-                    to: ks[(i + 1) % 4].address(),
-                    amount: 3,
-                },
-                _ => push(&format!("box_{i}"), "own"),
-            };
-            txs.push(seq.tx(k, p));
+    for round in 0..20 {
+        for g in 0..4 {
+            for j in 0..2 {
+                let k = &ks[2 * g + j];
+                let p = match (round + j) % 4 {
+                    0 => Payload::BoxPull {
+                        name: format!("box_{}", 2 * g),
+                        index: None,
+                    },
+                    1 => push(&format!("box_{}", 2 * g + 1), "hi"),
+                    2 => Payload::Transfer {
+                        to: ks[2 * g + 1 - j].address(),
+                        amount: 3,
+                    },
+                    _ => push(&format!("box_{}", 2 * g + j), "own"),
+                };
+                txs.push(seq.tx(k, p));
+            }
         }
     }
     par.nonces = seq.nonces.clone();
     let a = seq.run_with(&SequentialExecutor, &txs);
-    let p = par.run_with(&ParallelExecutor::new(2).unwrap(), &txs);
+    let exec = ParallelExecutor::new(2).unwrap();
+    let p = par.run_with(&exec, &txs);
     assert_eq!(a.included, p.included);
     assert_eq!(a.receipts, p.receipts);
     assert_eq!(a.changes, p.changes);
+    assert_eq!(a.included.len(), txs.len());
     assert!(
         a.receipts
             .iter()
             .any(|r| r.events.iter().any(|e| matches!(e, Event::GatePaid { .. })))
     );
+    let stats = exec.stats();
+    assert!(stats.parallel_phases >= 1, "{stats:?}");
+    assert!(
+        stats.rerun_txs >= 1,
+        "the autoresponder should have strayed: {stats:?}"
+    );
+    assert_eq!(stats.full_fallbacks, 0, "{stats:?}");
+
+    // A block with no strays: unit writes stay in pending layers, and the
+    // owners' end-of-block credits must still land on top of them.
+    for g in 0..4 {
+        let owner = &ks[2 * g + 1];
+        let t = seq.tx(
+            owner,
+            set_gate(
+                &format!("box_{}", 2 * g + 1),
+                GateKind::Read,
+                asm("PUSHX 500\nPAY\nOK\n"),
+            ),
+        );
+        par.nonces = seq.nonces.clone();
+        seq.run(std::slice::from_ref(&t));
+        par.run(&[t]);
+    }
+    let mut txs = Vec::new();
+    for round in 0..20 {
+        for g in 0..4 {
+            for j in 0..2 {
+                let k = &ks[2 * g + j];
+                // Pair 0's second box has the autoresponder: its owner
+                // writes to its outbox instead.
+                let own = if g == 0 && j == 1 {
+                    "out_1".to_string()
+                } else {
+                    format!("box_{}", 2 * g + j)
+                };
+                let p = match (round + j) % 3 {
+                    // Each reads the other's box; box_{2g+1} charges per read.
+                    0 => Payload::BoxPull {
+                        name: format!("box_{}", 2 * g + 1 - j),
+                        index: None,
+                    },
+                    1 => Payload::Transfer {
+                        to: ks[2 * g + 1 - j].address(),
+                        amount: 3,
+                    },
+                    _ => push(&own, "own"),
+                };
+                txs.push(seq.tx(k, p));
+            }
+        }
+    }
+    let a = seq.run_with(&SequentialExecutor, &txs);
+    let p = par.run_with(&exec, &txs);
+    assert_eq!(a.receipts, p.receipts);
+    assert_eq!(a.changes, p.changes);
+    assert!(
+        p.receipts
+            .iter()
+            .any(|r| r.events.iter().any(|e| matches!(e, Event::GatePaid { .. })))
+    );
+    let after = exec.stats();
+    assert_eq!(after.rerun_txs, stats.rerun_txs, "{after:?}");
+    assert!(after.parallel_phases > stats.parallel_phases, "{after:?}");
 }
 
 #[test]
