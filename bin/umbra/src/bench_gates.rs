@@ -117,7 +117,11 @@ fn gate_case(label: &str, code: anyhow::Result<Vec<u8>>, min: Duration) -> anyho
 fn arithmetic_script(ops: usize) -> anyhow::Result<(Vec<u8>, u64)> {
     let mut b = umbra_sdk::ScriptBuilder::new().push_int(1);
     for i in 0..ops / 4 {
-        b = b.push_int(3).op(Op::Mul).push_int(i as i128 % 7 + 1).op(Op::Mod);
+        b = b
+            .push_int(3)
+            .op(Op::Mul)
+            .push_int(i as i128 % 7 + 1)
+            .op(Op::Mod);
     }
     let code = b.op(Op::Ok).build()?;
     let n = Script::decode(&code)?.instructions().count() as u64;
@@ -164,8 +168,16 @@ pub fn gates(secs: f64, json: bool) -> anyhow::Result<()> {
         gate_case("allow-list (owner or listed)", e(g::owner_or_listed()), min)?,
         gate_case("pay-once, already paid", e(g::pay_once(1_000)), min)?,
         gate_case("pay-once, paying now", e(g::pay_once(1_000_000)), min)?,
-        gate_case("subscription, active", e(g::subscription(1_000, 60_000)), min)?,
-        gate_case("pay-per-access (pays every time)", e(g::pay_per_access(1_000)), min)?,
+        gate_case(
+            "subscription, active",
+            e(g::subscription(1_000, 60_000)),
+            min,
+        )?,
+        gate_case(
+            "pay-per-access (pays every time)",
+            e(g::pay_per_access(1_000)),
+            min,
+        )?,
         vm_case(min)?,
     ];
     crate::output::emit(json, &cases, || {
