@@ -5,7 +5,7 @@ use crate::cli_box::{
     AllowArgs, BoxCmd, GateSetArgs, InspectArgs, LsArgs, MessagesArgs, PullArgs, PushArgs, TxOpts,
     WatchArgs,
 };
-use crate::client_cmds::{describe_tx, wait_included};
+use crate::client_cmds::{report_included, wait_included};
 use crate::output::emit;
 use crate::resolve::{address, signer};
 use anyhow::{Context, bail};
@@ -57,16 +57,7 @@ async fn send(o: &TxOpts, g: &Global, method: &str, payload: Payload) -> anyhow:
         let v = serde_json::json!({ "hash": hash });
         return emit(g.json, &v, || format!("submitted {hash}"));
     }
-    let lookup = wait_included(&c, &hash, Duration::from_secs(o.timeout)).await?;
-    let failed = lookup
-        .receipt
-        .as_ref()
-        .is_some_and(|r| r.status != "success");
-    emit(g.json, &lookup, || describe_tx(&lookup))?;
-    if failed {
-        bail!("transaction {hash} was included but failed");
-    }
-    Ok(())
+    report_included(&c, &hash, Duration::from_secs(o.timeout), g.json).await
 }
 
 async fn submit(
@@ -151,10 +142,24 @@ async fn set_gate(a: GateSetArgs, g: &Global) -> anyhow::Result<()> {
     send(&a.tx, g, "box_setGate", payload).await
 }
 
+/// Largest file `box push --file` reads.
+const MAX_BODY_FILE: u64 = 1 << 20;
+
 fn read_body(a: &PushArgs) -> anyhow::Result<Vec<u8>> {
     if let Some(t) = &a.text {
         Ok(t.as_bytes().to_vec())
     } else if let Some(f) = &a.file {
+        // A message is at most a few KiB on chain; refuse a huge file before
+        // reading it into memory.
+        let len = std::fs::metadata(f)
+            .with_context(|| format!("reading {}", f.display()))?
+            .len();
+        if len > MAX_BODY_FILE {
+            bail!(
+                "{} is {len} bytes; message bodies on chain are far smaller (store large content off chain)",
+                f.display()
+            );
+        }
         std::fs::read(f).with_context(|| format!("reading {}", f.display()))
     } else if let Some(h) = &a.hex {
         hex::decode(h.trim_start_matches("0x")).context("--hex is not valid hex")
@@ -449,9 +454,9 @@ fn describe_message(m: &MessageView) -> String {
 }
 
 fn short_hex(h: &str) -> String {
-    if h.len() > 64 {
-        format!("{}…", &h[..64])
-    } else {
-        h.to_string()
+    // The string comes from the node: slice without trusting it to be ASCII.
+    match h.get(..64) {
+        Some(head) if h.len() > 64 => format!("{head}…"),
+        _ => h.to_string(),
     }
 }

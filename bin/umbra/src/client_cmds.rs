@@ -48,12 +48,22 @@ pub async fn transfer(a: TransferArgs, g: &Global) -> anyhow::Result<()> {
             format!("submitted {hash}{note}")
         });
     }
-    let lookup = wait_included(&c, &hash, Duration::from_secs(a.timeout)).await?;
+    report_included(&c, &hash, Duration::from_secs(a.timeout), g.json).await
+}
+
+/// Waits for `hash` to be in a block, prints it, and fails if its call failed.
+pub async fn report_included(
+    c: &RpcClient,
+    hash: &Hash,
+    timeout: Duration,
+    json: bool,
+) -> anyhow::Result<()> {
+    let lookup = wait_included(c, hash, timeout).await?;
     let failed = lookup
         .receipt
         .as_ref()
         .is_some_and(|r| r.status != "success");
-    emit(g.json, &lookup, || describe_tx(&lookup))?;
+    emit(json, &lookup, || describe_tx(&lookup))?;
     if failed {
         bail!("transaction {hash} was included but failed");
     }
