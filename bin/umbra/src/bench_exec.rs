@@ -39,6 +39,11 @@ struct Case {
     produce_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     commit_ms: Option<f64>,
+    /// What this machine gave at the time: the work rate of `threads`
+    /// threads running independent hashing, relative to one thread. On a
+    /// shared VM this is often well below `threads`, and no executor can
+    /// beat it; read `speedup` against it.
+    machine_scaling: f64,
     /// Digest of every block's state changes (exec) or the final state root
     /// (commit); equal for both executors or the run fails.
     result: Hash,
@@ -283,6 +288,7 @@ pub fn exec(a: BenchExecArgs, json: bool) -> anyhow::Result<()> {
     let mut cases: Vec<Case> = Vec::new();
     for &hot in &a.hot_ratio {
         let w = workload(&a, hot, &senders, prefix);
+        let scaling = machine_scaling(a.threads);
         let blocks = w.blocks.len();
         let case =
             |mode, executor, threads, d: Duration, result, split: Option<(Duration, Duration)>| {
@@ -299,6 +305,7 @@ pub fn exec(a: BenchExecArgs, json: bool) -> anyhow::Result<()> {
                     speedup: 1.0,
                     produce_ms: split.map(|s| s.0.as_secs_f64() * 1e3),
                     commit_ms: split.map(|s| s.1.as_secs_f64() * 1e3),
+                    machine_scaling: scaling,
                     result,
                 }
             };
@@ -364,6 +371,34 @@ pub fn exec(a: BenchExecArgs, json: bool) -> anyhow::Result<()> {
     crate::output::emit(json, &cases, || table(&cases))
 }
 
+/// Independent work (a SHA-256 chain) on one thread, then on `threads`
+/// threads at once, best of three interleaved runs each: how many threads'
+/// worth of work the machine really does in parallel right now.
+fn machine_scaling(threads: usize) -> f64 {
+    const ROUNDS: usize = 200_000;
+    let work = || {
+        let mut h = Hash::ZERO;
+        for _ in 0..ROUNDS {
+            h = sha256(&h.0);
+        }
+        std::hint::black_box(h);
+    };
+    let (mut one, mut many) = (Duration::MAX, Duration::MAX);
+    for _ in 0..3 {
+        let t = Instant::now();
+        work();
+        one = one.min(t.elapsed());
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(work);
+            }
+        });
+        many = many.min(t.elapsed());
+    }
+    threads as f64 * one.as_secs_f64() / many.as_secs_f64().max(1e-9)
+}
+
 fn push_pair(cases: &mut Vec<Case>, seq: Case, mut par: Case) {
     if seq.tps > 0.0 {
         par.speedup = par.tps / seq.tps;
@@ -374,7 +409,7 @@ fn push_pair(cases: &mut Vec<Case>, seq: Case, mut par: Case) {
 
 fn table(cases: &[Case]) -> String {
     let mut s = String::from(
-        "mode    executor    threads  hot   blocks  tx/s        speedup  produce/commit ms\n",
+        "mode    executor    threads  hot   blocks  tx/s        speedup  machine  produce/commit ms\n",
     );
     for c in cases {
         let split = match (c.produce_ms, c.commit_ms) {
@@ -382,10 +417,21 @@ fn table(cases: &[Case]) -> String {
             _ => "-".into(),
         };
         s.push_str(&format!(
-            "{:<7} {:<11} {:<8} {:<5} {:<7} {:<11.0} {:<8.2} {}\n",
-            c.mode, c.executor, c.threads, c.hot_ratio, c.blocks, c.tps, c.speedup, split
+            "{:<7} {:<11} {:<8} {:<5} {:<7} {:<11.0} {:<8.2} {:<8.2} {}\n",
+            c.mode,
+            c.executor,
+            c.threads,
+            c.hot_ratio,
+            c.blocks,
+            c.tps,
+            c.speedup,
+            c.machine_scaling,
+            split
         ));
     }
-    s.pop();
+    s.push_str(
+        "machine: the work rate of that many threads of independent hashing against one thread, \
+         measured just before the case",
+    );
     s
 }
