@@ -2,12 +2,14 @@
 //!
 //! Owns: who may propose a block on top of a parent and when, the consensus
 //! rules a header must satisfy, and which height is irreversible. The dev
-//! `solo` engine lives here now; AEDPoS comes with the networking work.
+//! `solo` engine (one authority, for devnets) and [`aedpos`] (elected
+//! miners in rounds of time slots, irreversibility from implied heights).
 //!
 //! Must not: do IO, read clocks, sign, or execute transactions. The node
 //! wires clocks and keys in; the importer checks chain rules (parent, height,
 //! roots, signatures).
 
+pub mod aedpos;
 mod solo;
 
 pub use solo::Solo;
