@@ -152,7 +152,7 @@ impl Aedpos {
     }
 
     fn term_ends(&self, round: &Round) -> bool {
-        self.config.rounds_per_term > 0 && round.number % self.config.rounds_per_term == 0
+        self.config.rounds_per_term > 0 && round.number.is_multiple_of(self.config.rounds_per_term)
     }
 
     /// The miners of the next term: the election's choice if it made one,
