@@ -69,6 +69,9 @@ pub enum Command {
     /// Boxes: named message hubs with programmable gates.
     #[command(subcommand, name = "box")]
     Box(crate::cli_box::BoxCmd),
+    /// Miner elections: announce candidacy, vote, withdraw, list.
+    #[command(subcommand)]
+    Election(crate::election_cmds::ElectionCmd),
     /// Gate scripts: assemble, disassemble, check.
     #[command(subcommand)]
     Gate(crate::cli_box::GateCmd),

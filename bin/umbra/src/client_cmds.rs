@@ -18,8 +18,36 @@ pub async fn transfer(a: TransferArgs, g: &Global) -> anyhow::Result<()> {
     let key = signer(&a.from)?;
     let to = address(&a.to)?;
     let amount = parse_amount(&a.amount).context("--amount")?;
+    let send = Send {
+        max_fee: a.max_fee,
+        nonce: a.nonce,
+        wait: a.wait,
+        timeout: a.timeout,
+    };
+    send_payload(&a.conn, &key, Payload::Transfer { to, amount }, &send, g).await
+}
+
+/// How to send a transaction: the flags every sending command shares.
+pub struct Send {
+    /// Tokens, as typed.
+    pub max_fee: String,
+    pub nonce: Option<u64>,
+    pub wait: bool,
+    /// Seconds.
+    pub timeout: u64,
+}
+
+/// Signs `payload` as the next transaction of `key`, submits it, and
+/// either reports it submitted or waits for its receipt.
+pub async fn send_payload(
+    conn: &Conn,
+    key: &umbra_crypto::Keypair,
+    payload: Payload,
+    a: &Send,
+    g: &Global,
+) -> anyhow::Result<()> {
     let max_fee = parse_amount(&a.max_fee).context("--max-fee")?;
-    let c = client(&a.conn)?;
+    let c = client(conn)?;
     let status = c.status().await?;
     let head = c.head().await?;
     let nonce = match a.nonce {
@@ -32,7 +60,7 @@ pub async fn transfer(a: TransferArgs, g: &Global) -> anyhow::Result<()> {
         nonce,
         ref_block: RefBlock::new(head.height, &head.hash),
         max_fee,
-        payload: Payload::Transfer { to, amount },
+        payload,
     });
     let hash = c.submit(hex::encode(encode(&tx))).await?;
     if !a.wait {

@@ -9,6 +9,7 @@ mod box_cmds;
 mod cli;
 mod cli_box;
 mod client_cmds;
+mod election_cmds;
 mod gate_cmds;
 mod keys_cmd;
 mod output;
@@ -50,6 +51,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(a) => client_cmds::status(a, &g).await,
         Command::Box(a) => box_cmds::run(a, &g).await,
         Command::Gate(a) => gate_cmds::run(a, &g),
+        Command::Election(a) => election_cmds::run(a, &g).await,
         Command::Bench(a) => bench::bench(a, &g).await,
     }
 }

@@ -13,6 +13,7 @@ pub mod chain;
 pub mod keyfile;
 pub mod mempool;
 pub mod rpc_boxes;
+pub mod rpc_election;
 pub mod rpc_server;
 pub mod service;
 pub mod spec;

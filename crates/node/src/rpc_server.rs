@@ -246,6 +246,7 @@ pub fn module(
         |_, ctx, _| -> Result<StatusView, ErrorObjectOwned> { Ok(node_status(ctx)) },
     )?;
     crate::rpc_boxes::register(&mut m)?;
+    crate::rpc_election::register(&mut m)?;
     m.register_subscription(
         "chain_subscribeHeads",
         "chain_head",

@@ -122,6 +122,13 @@ impl RpcClient {
             .await
     }
 
+    pub async fn election_candidates(&self) -> Result<crate::CandidatesView, RpcClientError> {
+        self.inner
+            .request("election_candidates", rpc_params![])
+            .await
+            .map_err(|e| self.map_err(e))
+    }
+
     pub async fn status(&self) -> Result<StatusView, RpcClientError> {
         self.inner
             .request("node_status", rpc_params![])

@@ -10,11 +10,13 @@
 pub mod box_views;
 pub mod client;
 pub mod codes;
+pub mod election_views;
 pub mod views;
 
 pub use box_views::*;
 pub use client::{RpcClient, RpcClientError};
 pub use codes::ErrorCode;
+pub use election_views::*;
 pub use views::*;
 
 /// Default address the node serves RPC on.

@@ -68,11 +68,19 @@ pub struct TxView {
     /// Size of the pushed body or gate script, bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
+    /// The candidate (public key, hex) an election vote is for, or the
+    /// miner an equivocation report accuses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<String>,
+    /// How long an election vote locks its amount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_ms: Option<u64>,
 }
 
 impl From<&Transaction> for TxView {
     fn from(tx: &Transaction) -> Self {
         let (mut to, mut amount, mut gate, mut index, mut size) = (None, None, None, None, None);
+        let (mut candidate, mut lock_ms) = (None, None);
         let body_len = |b: &MessageBody| b.stored_len() as u64;
         match &tx.payload {
             Payload::Transfer { to: t, amount: a } => {
@@ -92,6 +100,18 @@ impl From<&Transaction> for TxView {
                 size = Some(body_len(body));
             }
             Payload::BoxAllow { address, .. } => to = Some(*address),
+            Payload::ElectionAnnounce | Payload::ElectionQuit => {}
+            Payload::ElectionVote {
+                candidate: c,
+                amount: a,
+                lock_ms: l,
+            } => {
+                candidate = Some(c.to_hex());
+                amount = Some(a.to_string());
+                lock_ms = Some(*l);
+            }
+            Payload::ElectionWithdraw { vote } => index = Some(*vote),
+            Payload::ElectionReport { first, .. } => candidate = Some(first.proposer.to_hex()),
         }
         TxView {
             hash: tx.hash(),
@@ -108,6 +128,8 @@ impl From<&Transaction> for TxView {
             box_name: tx.payload.box_name().map(str::to_string),
             gate,
             index,
+            candidate,
+            lock_ms,
             size,
         }
     }
@@ -164,6 +186,32 @@ pub enum EventView {
     EncryptionKeySet {
         account: Address,
         key: String,
+    },
+    /// Keys are hex public keys; amounts base units as decimal strings.
+    CandidateAnnounced {
+        candidate: String,
+        deposit: String,
+    },
+    CandidateQuit {
+        candidate: String,
+        refund: String,
+    },
+    Voted {
+        voter: Address,
+        candidate: String,
+        vote: u64,
+        amount: String,
+        unlock_ms: u64,
+    },
+    VoteWithdrawn {
+        voter: Address,
+        vote: u64,
+        amount: String,
+    },
+    MinerSlashed {
+        miner: String,
+        reporter: Address,
+        amount: String,
     },
 }
 
@@ -224,6 +272,45 @@ impl From<&Event> for EventView {
             Event::EncryptionKeySet { account, key } => EventView::EncryptionKeySet {
                 account,
                 key: hex::encode(key),
+            },
+            Event::CandidateAnnounced { candidate, deposit } => EventView::CandidateAnnounced {
+                candidate: candidate.to_hex(),
+                deposit: deposit.to_string(),
+            },
+            Event::CandidateQuit { candidate, refund } => EventView::CandidateQuit {
+                candidate: candidate.to_hex(),
+                refund: refund.to_string(),
+            },
+            Event::Voted {
+                voter,
+                candidate,
+                vote,
+                amount,
+                unlock_ms,
+            } => EventView::Voted {
+                voter,
+                candidate: candidate.to_hex(),
+                vote,
+                amount: amount.to_string(),
+                unlock_ms,
+            },
+            Event::VoteWithdrawn {
+                voter,
+                vote,
+                amount,
+            } => EventView::VoteWithdrawn {
+                voter,
+                vote,
+                amount: amount.to_string(),
+            },
+            Event::MinerSlashed {
+                miner,
+                reporter,
+                amount,
+            } => EventView::MinerSlashed {
+                miner: miner.to_hex(),
+                reporter,
+                amount: amount.to_string(),
             },
         }
     }

@@ -85,6 +85,21 @@ pub mod fail_codes {
     pub const NO_SUCH_MESSAGE: u16 = 18;
     /// The account owns the most boxes allowed.
     pub const TOO_MANY_BOXES: u16 = 19;
+    /// The sender is already an active candidate.
+    pub const ALREADY_CANDIDATE: u16 = 20;
+    /// The key is not an active candidate.
+    pub const NOT_CANDIDATE: u16 = 21;
+    /// The key was slashed for equivocating.
+    pub const SLASHED: u16 = 22;
+    /// The candidate table is full.
+    pub const TOO_MANY_CANDIDATES: u16 = 23;
+    /// A vote with no amount, too short a lock, an unknown id, or over the
+    /// per-account limit.
+    pub const BAD_VOTE: u16 = 24;
+    /// The vote's lock has not expired.
+    pub const VOTE_LOCKED: u16 = 25;
+    /// The equivocation evidence does not prove anything.
+    pub const BAD_EVIDENCE: u16 = 26;
 }
 
 /// Why a block could not be executed.

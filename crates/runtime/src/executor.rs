@@ -225,6 +225,19 @@ pub fn apply_transaction(
         let mut child = Overlay::new(&*overlay);
         let r = match &tx.payload {
             Payload::Transfer { to, amount } => token::transfer(&mut child, &from, to, *amount)?,
+            Payload::ElectionAnnounce
+            | Payload::ElectionQuit
+            | Payload::ElectionVote { .. }
+            | Payload::ElectionWithdraw { .. }
+            | Payload::ElectionReport { .. } => {
+                let env = crate::election::ElectionEnv {
+                    chain_id: ctx.chain_id,
+                    height: ctx.height,
+                    timestamp_ms: ctx.timestamp_ms,
+                    params: ctx.params,
+                };
+                crate::election::dispatch(&mut child, &env, tx)?
+            }
             other => {
                 let env = crate::boxes::GateEnv {
                     height: ctx.height,

@@ -32,6 +32,11 @@ pub fn required_fee(params: &ChainParams, tx: &Transaction) -> Amount {
         | Payload::BoxReplace { .. }
         | Payload::BoxAllow { .. }
         | Payload::SetEncryptionKey { .. } => params.fee_box_op,
+        Payload::ElectionAnnounce
+        | Payload::ElectionQuit
+        | Payload::ElectionVote { .. }
+        | Payload::ElectionWithdraw { .. }
+        | Payload::ElectionReport { .. } => params.fee_election_op,
     };
     params
         .fee_base

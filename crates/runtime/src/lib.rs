@@ -12,6 +12,7 @@
 pub mod account;
 pub mod boxes;
 pub mod context;
+pub mod election;
 pub mod error;
 pub mod executor;
 pub mod fees;

@@ -33,6 +33,18 @@ pub struct ChainParams {
     pub max_gate_gas: u64,
     /// Largest message body stored on chain.
     pub max_message_bytes: u64,
+    /// Fee for an election call (announce, quit, vote, withdraw, report).
+    pub fee_election_op: Amount,
+    /// Tokens a candidate locks while standing for miner.
+    pub candidate_deposit: Amount,
+    /// Shortest lock of a vote.
+    pub min_vote_lock_ms: u64,
+    /// Most keys that may ever announce candidacy (the table is read whole).
+    pub max_candidates: u64,
+    /// Most votes one account may cast.
+    pub max_votes_per_account: u64,
+    /// Miners elected per term.
+    pub miners: u64,
     /// Largest clock drift allowed for a block timestamp ahead of the
     /// importer's clock.
     pub max_future_drift_ms: u64,
@@ -55,6 +67,13 @@ impl Default for ChainParams {
             fee_per_gas: 10,
             max_gate_gas: 2_000_000,
             max_message_bytes: 8 * 1024,
+            fee_election_op: 10_000,
+            // 10,000 UMB (9 decimals).
+            candidate_deposit: 10_000 * 1_000_000_000,
+            min_vote_lock_ms: 60_000,
+            max_candidates: 256,
+            max_votes_per_account: 1024,
+            miners: 5,
         }
     }
 }

@@ -61,6 +61,18 @@ pub fn resources_of(tx: &Transaction) -> ResourceSet {
             deltas: vec![pool],
             parallel: true,
         },
+        // Elections touch the shared candidate table: rare, so they run
+        // alone, in block order.
+        Payload::ElectionAnnounce
+        | Payload::ElectionQuit
+        | Payload::ElectionVote { .. }
+        | Payload::ElectionWithdraw { .. }
+        | Payload::ElectionReport { .. } => ResourceSet {
+            reads: vec![],
+            writes: vec![sender],
+            deltas: vec![pool],
+            parallel: false,
+        },
         Payload::SetEncryptionKey { .. } => ResourceSet {
             reads: vec![],
             writes: vec![

@@ -2,7 +2,7 @@
 
 use crate::boxes::GateKind;
 use crate::hash::{Hash, sha256};
-use crate::keys::Address;
+use crate::keys::{Address, PublicKey};
 use crate::{Amount, codec};
 use borsh::{BorshDeserialize, BorshSerialize};
 
@@ -68,6 +68,31 @@ pub enum Event {
     EncryptionKeySet {
         account: Address,
         key: [u8; 32],
+    },
+    CandidateAnnounced {
+        candidate: PublicKey,
+        deposit: Amount,
+    },
+    CandidateQuit {
+        candidate: PublicKey,
+        refund: Amount,
+    },
+    Voted {
+        voter: Address,
+        candidate: PublicKey,
+        vote: u64,
+        amount: Amount,
+        unlock_ms: u64,
+    },
+    VoteWithdrawn {
+        voter: Address,
+        vote: u64,
+        amount: Amount,
+    },
+    MinerSlashed {
+        miner: PublicKey,
+        reporter: Address,
+        amount: Amount,
     },
 }
 

@@ -67,6 +67,24 @@ pub enum Payload {
     },
     /// Register the sender's X25519 public key, so others can encrypt to it.
     SetEncryptionKey { key: [u8; 32] },
+    /// Become a candidate for miner, locking the chain's candidate deposit.
+    ElectionAnnounce,
+    /// Stop being a candidate; the deposit comes back.
+    ElectionQuit,
+    /// Lock `amount` for `lock_ms` as votes for `candidate`.
+    ElectionVote {
+        candidate: PublicKey,
+        amount: Amount,
+        lock_ms: u64,
+    },
+    /// Take back a vote whose lock has expired.
+    ElectionWithdraw { vote: u64 },
+    /// Evidence that a miner signed two different blocks at one height: its
+    /// deposit goes to the reporter and it stops being a candidate.
+    ElectionReport {
+        first: Box<crate::Header>,
+        second: Box<crate::Header>,
+    },
 }
 
 impl Payload {
@@ -82,6 +100,11 @@ impl Payload {
             Payload::BoxReplace { .. } => "box_replace",
             Payload::BoxAllow { .. } => "box_allow",
             Payload::SetEncryptionKey { .. } => "set_encryption_key",
+            Payload::ElectionAnnounce => "election_announce",
+            Payload::ElectionQuit => "election_quit",
+            Payload::ElectionVote { .. } => "election_vote",
+            Payload::ElectionWithdraw { .. } => "election_withdraw",
+            Payload::ElectionReport { .. } => "election_report",
         }
     }
 
@@ -95,7 +118,7 @@ impl Payload {
             | Payload::BoxDelete { name, .. }
             | Payload::BoxReplace { name, .. }
             | Payload::BoxAllow { name, .. } => Some(name),
-            Payload::Transfer { .. } | Payload::SetEncryptionKey { .. } => None,
+            _ => None,
         }
     }
 }

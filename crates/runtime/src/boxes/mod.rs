@@ -97,10 +97,11 @@ pub fn dispatch(
             allow,
         } => ops::allow(state, from, name, address, *allow),
         Payload::SetEncryptionKey { key } => ops::set_encryption_key(state, from, key),
-        Payload::Transfer { .. } => Err(ExecError::Internal(
-            "transfer sent to the boxes module".into(),
-        )),
+        _ => Err(ExecError::Internal(format!(
+            "{} call sent to the boxes module",
+            payload.kind()
+        ))),
     }
 }
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
