@@ -1,0 +1,196 @@
+//! What a node tells the network layer when it starts it.
+//!
+//! Every limit the crate enforces lives here so the defaults are visible in
+//! one place (iroh's "presets" habit) and tests can shrink them.
+
+use crate::error::NetworkError;
+use libp2p::Multiaddr;
+use std::time::Duration;
+
+/// 8 MiB: the largest block body umbra gossips or serves.
+pub const DEFAULT_MAX_BLOCK_BYTES: usize = 8 * 1024 * 1024;
+/// 64 KiB: the largest transaction umbra gossips.
+pub const DEFAULT_MAX_TX_BYTES: usize = 64 * 1024;
+
+/// Configuration of one node's network layer. Its `Debug` output leaves
+/// the secret out, so configurations can be logged.
+#[derive(Clone)]
+pub struct NetworkConfig {
+    /// Address to listen on; `/ip4/127.0.0.1/tcp/0` picks a free port (see
+    /// `NetworkHandle::listen_addrs`).
+    pub listen: Multiaddr,
+    /// Ed25519 seed of the node's libp2p identity. It signs every gossip
+    /// message, so peers can attribute (and punish) what they receive.
+    pub secret: [u8; 32],
+    /// Peers to join through, each ending in `/p2p/<peer id>`.
+    pub bootstrap: Vec<Multiaddr>,
+    /// The chain this node follows; every protocol name and topic carries it,
+    /// so nodes of different chains never exchange messages.
+    pub chain_id: u64,
+    /// Largest encoded block accepted from gossip or a sync response.
+    pub max_block_bytes: usize,
+    /// Largest encoded transaction accepted from gossip.
+    pub max_tx_bytes: usize,
+    /// Largest encoded sync request read from a stream.
+    pub max_request_bytes: usize,
+    /// Largest encoded sync response read from a stream (and served).
+    pub max_response_bytes: usize,
+    /// Most headers one `Headers` request may ask for (larger asks are capped).
+    pub max_headers_per_request: u32,
+    /// Most blocks one `Blocks` request may ask for (larger asks are capped).
+    pub max_blocks_per_request: u32,
+    /// How long one sync request may take, end to end.
+    pub request_timeout: Duration,
+    /// Capacity of the event channel to the node; when it is full, events are
+    /// dropped (and counted) rather than stalling the swarm.
+    pub event_queue: usize,
+    /// Capacity of the command channel from handles to the swarm task.
+    pub command_queue: usize,
+    /// Most of our own sync requests waiting for an answer at once.
+    pub max_pending_requests: usize,
+    /// Most inbound sync requests being served (provider calls) at once.
+    pub max_concurrent_serves: usize,
+    /// Below this many connected peers the node keeps looking for more.
+    pub target_peers: usize,
+    /// Hard cap on established connections.
+    pub max_connections: u32,
+    /// How often discovery runs while below `target_peers`.
+    pub discovery_interval: Duration,
+    /// How long a connection with no protocol activity stays open.
+    pub idle_timeout: Duration,
+    /// Scoring policy (penalties, ban threshold, ban length).
+    pub scoring: crate::scoreboard::ScoreConfig,
+}
+
+impl std::fmt::Debug for NetworkConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetworkConfig")
+            .field("listen", &self.listen)
+            .field("secret", &"<redacted>")
+            .field("bootstrap", &self.bootstrap)
+            .field("chain_id", &self.chain_id)
+            .field("max_block_bytes", &self.max_block_bytes)
+            .field("max_tx_bytes", &self.max_tx_bytes)
+            .field("max_request_bytes", &self.max_request_bytes)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("max_headers_per_request", &self.max_headers_per_request)
+            .field("max_blocks_per_request", &self.max_blocks_per_request)
+            .field("request_timeout", &self.request_timeout)
+            .field("event_queue", &self.event_queue)
+            .field("command_queue", &self.command_queue)
+            .field("max_pending_requests", &self.max_pending_requests)
+            .field("max_concurrent_serves", &self.max_concurrent_serves)
+            .field("target_peers", &self.target_peers)
+            .field("max_connections", &self.max_connections)
+            .field("discovery_interval", &self.discovery_interval)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("scoring", &self.scoring)
+            .finish()
+    }
+}
+
+impl NetworkConfig {
+    /// A configuration with umbra's defaults for the given chain and identity,
+    /// listening on `listen` and joining through `bootstrap`.
+    pub fn new(
+        chain_id: u64,
+        secret: [u8; 32],
+        listen: Multiaddr,
+        bootstrap: Vec<Multiaddr>,
+    ) -> Self {
+        NetworkConfig {
+            listen,
+            secret,
+            bootstrap,
+            chain_id,
+            max_block_bytes: DEFAULT_MAX_BLOCK_BYTES,
+            max_tx_bytes: DEFAULT_MAX_TX_BYTES,
+            max_request_bytes: 64 * 1024,
+            max_response_bytes: 64 * 1024 * 1024,
+            max_headers_per_request: 512,
+            max_blocks_per_request: 64,
+            request_timeout: Duration::from_secs(20),
+            event_queue: 1024,
+            command_queue: 1024,
+            max_pending_requests: 256,
+            max_concurrent_serves: 16,
+            target_peers: 25,
+            max_connections: 100,
+            discovery_interval: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            scoring: crate::scoreboard::ScoreConfig::default(),
+        }
+    }
+
+    /// Checks the limits against each other, so a bad configuration fails at
+    /// start instead of as a confusing runtime error.
+    pub fn validate(&self) -> Result<(), NetworkError> {
+        let bad = |why: &str| Err(NetworkError::Config(why.to_string()));
+        if self.max_tx_bytes == 0 || self.max_block_bytes == 0 {
+            return bad("max_tx_bytes and max_block_bytes must be positive");
+        }
+        if self.max_block_bytes > self.max_response_bytes {
+            return bad("max_response_bytes must hold at least one max-size block");
+        }
+        if self.max_request_bytes < crate::sync::MIN_REQUEST_BYTES {
+            return bad("max_request_bytes is too small for any sync request");
+        }
+        // Frame lengths travel as u32.
+        if u32::try_from(self.max_response_bytes).is_err()
+            || u32::try_from(self.max_request_bytes).is_err()
+        {
+            return bad("request and response limits must fit in 32 bits");
+        }
+        if self.event_queue == 0 || self.command_queue == 0 {
+            return bad("event_queue and command_queue must be positive");
+        }
+        if self.max_pending_requests == 0 || self.max_concurrent_serves == 0 {
+            return bad("max_pending_requests and max_concurrent_serves must be positive");
+        }
+        if self.max_headers_per_request == 0 || self.max_blocks_per_request == 0 {
+            return bad("per-request caps must be positive");
+        }
+        if self.request_timeout.is_zero() || self.discovery_interval.is_zero() {
+            return bad("request_timeout and discovery_interval must be positive");
+        }
+        self.scoring.validate().map_err(NetworkError::Config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> NetworkConfig {
+        NetworkConfig::new(7, [1; 32], "/ip4/127.0.0.1/tcp/0".parse().unwrap(), vec![])
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(cfg().validate().is_ok());
+        assert_eq!(cfg().max_block_bytes, 8 << 20);
+        assert_eq!(cfg().max_tx_bytes, 64 << 10);
+    }
+
+    #[test]
+    fn inconsistent_limits_are_refused() {
+        let mut c = cfg();
+        c.max_response_bytes = c.max_block_bytes - 1;
+        assert!(c.validate().is_err());
+        let mut c = cfg();
+        c.event_queue = 0;
+        assert!(c.validate().is_err());
+        let mut c = cfg();
+        c.max_request_bytes = 1;
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_the_secret() {
+        let mut c = cfg();
+        c.secret = [0xab; 32];
+        let shown = format!("{c:?}");
+        assert!(shown.contains("<redacted>"));
+        assert!(!shown.contains("171"), "{shown}");
+    }
+}

@@ -1,0 +1,175 @@
+//! The swarm task: owns the libp2p swarm and every piece of network state,
+//! and reacts to three inputs — swarm events, commands from handles, and a
+//! periodic tick (ban expiry, discovery). One task, no locks: all state is
+//! touched from here only.
+//!
+//! Split by concern: `commands` (what handles ask), `peers` (connections,
+//! identify, discovery, bans), `gossip` (received messages), `sync` (the
+//! request-response protocol).
+
+mod commands;
+mod gossip;
+mod peers;
+mod sync;
+
+use crate::behaviour::{Behaviour, BehaviourEvent};
+use crate::config::NetworkConfig;
+use crate::event::EventSink;
+use crate::gossip::{PayloadLimits, Topics};
+use crate::handle::Command;
+use crate::scoreboard::Scoreboard;
+use crate::sync::{SyncLimits, SyncProvider};
+use futures::StreamExt;
+use libp2p::request_response::ResponseChannel;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+pub(crate) use self::sync::Pending;
+
+/// Most foreign peers remembered.
+const MAX_FOREIGN: usize = 1024;
+
+/// How often bans are checked for expiry and scores recover.
+const TICK: Duration = Duration::from_secs(1);
+
+/// A served sync response on its way back from the blocking pool.
+pub(crate) type Served = (
+    ResponseChannel<crate::sync::SyncResponse>,
+    crate::sync::SyncResponse,
+);
+
+pub(crate) struct Service {
+    swarm: Swarm<Behaviour>,
+    topics: Topics,
+    payload_limits: PayloadLimits,
+    sync_limits: SyncLimits,
+    events: EventSink,
+    commands: mpsc::Receiver<Command>,
+    provider: Arc<dyn SyncProvider>,
+    scoreboard: Scoreboard<PeerId>,
+    /// Peers blocked through `block_peer`, with the address to dial again
+    /// on `unblock_peer`.
+    manual_blocks: BTreeMap<PeerId, Option<Multiaddr>>,
+    /// Connected peers and the remote address of their first connection;
+    /// bounded by the connection limits.
+    connected: BTreeMap<PeerId, Multiaddr>,
+    /// Bootstrap peers, dialled again whenever we have no connection at all.
+    bootstrap: Vec<(PeerId, Multiaddr)>,
+    /// Our outstanding sync requests; bounded by `max_pending_requests`.
+    pending: HashMap<libp2p::request_response::OutboundRequestId, Pending>,
+    max_pending: usize,
+    /// Inbound requests being served on the blocking pool.
+    serving: usize,
+    max_serving: usize,
+    served_tx: mpsc::Sender<Served>,
+    served_rx: mpsc::Receiver<Served>,
+    target_peers: usize,
+    discovery_interval: Duration,
+    /// Peers whose identify announced another chain: not dialled again.
+    /// Bounded by `MAX_FOREIGN` (oldest ids by order are forgotten first).
+    foreign: BTreeSet<PeerId>,
+    chain_id: u64,
+}
+
+pub(crate) struct ServiceParts {
+    pub swarm: Swarm<Behaviour>,
+    pub topics: Topics,
+    pub events: EventSink,
+    pub commands: mpsc::Receiver<Command>,
+    pub provider: Arc<dyn SyncProvider>,
+    pub bootstrap: Vec<(PeerId, Multiaddr)>,
+}
+
+impl Service {
+    pub(crate) fn new(cfg: &NetworkConfig, parts: ServiceParts) -> Self {
+        let (served_tx, served_rx) = mpsc::channel(cfg.max_concurrent_serves);
+        Service {
+            swarm: parts.swarm,
+            topics: parts.topics,
+            payload_limits: PayloadLimits::from(cfg),
+            sync_limits: SyncLimits {
+                max_headers: cfg.max_headers_per_request,
+                max_blocks: cfg.max_blocks_per_request,
+                max_response_bytes: cfg.max_response_bytes,
+            },
+            events: parts.events,
+            commands: parts.commands,
+            provider: parts.provider,
+            scoreboard: Scoreboard::new(cfg.scoring.clone()),
+            manual_blocks: BTreeMap::new(),
+            connected: BTreeMap::new(),
+            bootstrap: parts.bootstrap,
+            pending: HashMap::new(),
+            max_pending: cfg.max_pending_requests,
+            serving: 0,
+            max_serving: cfg.max_concurrent_serves,
+            served_tx,
+            served_rx,
+            target_peers: cfg.target_peers,
+            discovery_interval: cfg.discovery_interval,
+            foreign: BTreeSet::new(),
+            chain_id: cfg.chain_id,
+        }
+    }
+
+    /// Runs until `shutdown` or until every handle is dropped.
+    pub(crate) async fn run(mut self) {
+        self.join_bootstrap();
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut discovery = tokio::time::interval(self.discovery_interval);
+        discovery.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let shutdown_reply: Option<oneshot::Sender<()>> = loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                command = self.commands.recv() => match command {
+                    Some(Command::Shutdown { reply }) => break Some(reply),
+                    Some(command) => self.on_command(command),
+                    None => break None,
+                },
+                Some((channel, response)) = self.served_rx.recv() => self.on_served(channel, response),
+                _ = tick.tick() => self.on_tick(),
+                _ = discovery.tick() => self.discover(),
+            }
+        };
+        tracing::info!(target: "umbra::network", "network stopping");
+        // Answer pending requests now rather than letting callers time out.
+        for (_, p) in self.pending.drain() {
+            let _ = p.reply.send(Err(crate::error::NetworkError::Closed));
+        }
+        drop(self.swarm);
+        if let Some(reply) = shutdown_reply {
+            let _ = reply.send(());
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(e)) => self.on_gossip(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.on_sync(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(e)) => self.on_identify(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(e)) => self.on_kad(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Blocked(never)) => match never {},
+            SwarmEvent::Behaviour(BehaviourEvent::Limits(never)) => match never {},
+            other => self.on_connection_event(other),
+        }
+    }
+
+    fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    fn on_tick(&mut self) {
+        let now = std::time::Instant::now();
+        for peer in self.scoreboard.tick(now) {
+            tracing::info!(target: "umbra::network", %peer, "ban expired");
+            if !self.manual_blocks.contains_key(&peer) {
+                self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+            }
+        }
+    }
+}
