@@ -12,27 +12,8 @@ use umbra_types::{
     GateKind, MessageBody, Payload, RefBlock, Transaction, UnsignedTransaction, encode,
 };
 
-fn balance(d: &Devnet, who: &str) -> u128 {
-    d.cli_json(&["balance", who])["balance"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 fn nonce(d: &Devnet, who: &str) -> u64 {
     d.cli_json(&["balance", who])["nonce"].as_u64().unwrap()
-}
-
-/// Runs a command that must fail; returns its stderr.
-fn refused(d: &Devnet, args: &[&str]) -> String {
-    let out = d.cli(args);
-    assert!(
-        !out.status.success(),
-        "umbra {args:?} should have failed: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Signs a box call as `who`'s next transaction.

@@ -7,24 +7,6 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use umbra_crypto::dev_keypair;
 
-fn balance(d: &Devnet, who: &str) -> u128 {
-    d.cli_json(&["balance", who])["balance"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-fn refused(d: &Devnet, args: &[&str]) -> String {
-    let out = d.cli(args);
-    assert!(
-        !out.status.success(),
-        "umbra {args:?} should have failed: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn candidates(d: &Devnet) -> Value {
     d.cli_json(&["election", "list"])
 }

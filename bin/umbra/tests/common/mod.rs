@@ -208,3 +208,22 @@ fn dechunk(mut b: &str) -> String {
     }
     out
 }
+
+/// An account's balance in base units, through `umbra balance`.
+pub fn balance(d: &Devnet, who: &str) -> u128 {
+    d.cli_json(&["balance", who])["balance"]
+        .as_str()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or_else(|| panic!("no balance for {who}"))
+}
+
+/// Runs a command that must fail; returns its stderr.
+pub fn refused(d: &Devnet, args: &[&str]) -> String {
+    let out = d.cli(args);
+    assert!(
+        !out.status.success(),
+        "umbra {args:?} should have failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
