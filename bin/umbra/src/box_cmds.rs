@@ -5,17 +5,14 @@ use crate::cli_box::{
     AllowArgs, BoxCmd, GateSetArgs, InspectArgs, LsArgs, MessagesArgs, PullArgs, PushArgs, TxOpts,
     WatchArgs,
 };
-use crate::client_cmds::{report_included, wait_included};
+use crate::client_cmds::{report_included, sign_next, wait_included};
 use crate::output::emit;
 use crate::resolve::{address, signer};
 use anyhow::{Context, bail};
 use std::time::Duration;
 use umbra_crypto::{BOX_MESSAGE_INFO, Keypair};
 use umbra_rpc::{BoxListPage, BoxView, InspectView, MessageView, MessagesPage, RpcClient};
-use umbra_types::{
-    GateKind, MessageBody, Payload, RefBlock, UnsignedTransaction, encode, format_amount,
-    parse_amount,
-};
+use umbra_types::{GateKind, MessageBody, Payload, encode, format_amount, parse_amount};
 
 pub async fn run(cmd: BoxCmd, g: &Global) -> anyhow::Result<()> {
     match cmd {
@@ -68,17 +65,7 @@ async fn submit(
     payload: Payload,
 ) -> anyhow::Result<umbra_types::Hash> {
     let max_fee = parse_amount(&o.max_fee).context("--max-fee")?;
-    let status = c.status().await?;
-    let head = c.head().await?;
-    let nonce = c.account(&key.address()).await?.pending_nonce;
-    let tx = key.sign_transaction(UnsignedTransaction {
-        chain_id: status.chain_id,
-        sender: key.public(),
-        nonce,
-        ref_block: RefBlock::new(head.height, &head.hash),
-        max_fee,
-        payload,
-    });
+    let tx = sign_next(c, key, payload, max_fee, None).await?;
     Ok(c.call(method, vec![hex::encode(encode(&tx)).into()])
         .await?)
 }

@@ -27,6 +27,31 @@ pub async fn transfer(a: TransferArgs, g: &Global) -> anyhow::Result<()> {
     send_payload(&a.conn, &key, Payload::Transfer { to, amount }, &send, g).await
 }
 
+/// Signs `payload` as `key`'s transaction with `nonce` (default: the next
+/// free one, counting pending transactions), referencing the head.
+pub async fn sign_next(
+    c: &RpcClient,
+    key: &umbra_crypto::Keypair,
+    payload: Payload,
+    max_fee: umbra_types::Amount,
+    nonce: Option<u64>,
+) -> anyhow::Result<umbra_types::Transaction> {
+    let status = c.status().await?;
+    let head = c.head().await?;
+    let nonce = match nonce {
+        Some(n) => n,
+        None => c.account(&key.address()).await?.pending_nonce,
+    };
+    Ok(key.sign_transaction(UnsignedTransaction {
+        chain_id: status.chain_id,
+        sender: key.public(),
+        nonce,
+        ref_block: RefBlock::new(head.height, &head.hash),
+        max_fee,
+        payload,
+    }))
+}
+
 /// How to send a transaction: the flags every sending command shares.
 pub struct Send {
     /// Tokens, as typed.
@@ -48,20 +73,8 @@ pub async fn send_payload(
 ) -> anyhow::Result<()> {
     let max_fee = parse_amount(&a.max_fee).context("--max-fee")?;
     let c = client(conn)?;
-    let status = c.status().await?;
-    let head = c.head().await?;
-    let nonce = match a.nonce {
-        Some(n) => n,
-        None => c.account(&key.address()).await?.pending_nonce,
-    };
-    let tx = key.sign_transaction(UnsignedTransaction {
-        chain_id: status.chain_id,
-        sender: key.public(),
-        nonce,
-        ref_block: RefBlock::new(head.height, &head.hash),
-        max_fee,
-        payload,
-    });
+    let tx = sign_next(&c, key, payload, max_fee, a.nonce).await?;
+    let nonce = tx.nonce;
     let hash = c.submit(hex::encode(encode(&tx))).await?;
     if !a.wait {
         let lookup = c.tx(&hash).await.ok();
