@@ -135,17 +135,7 @@ impl Aedpos {
     /// the genesis time, miners in the given order.
     pub fn genesis(&self, miners: &[PublicKey], genesis_ms: u64) -> AedposState {
         AedposState {
-            round: Round {
-                number: 1,
-                term: 1,
-                start_ms: genesis_ms.saturating_add(self.interval()),
-                miners: miners
-                    .iter()
-                    .zip(1u32..)
-                    .map(|(k, order)| MinerInRound::new(*k, order, 0))
-                    .collect(),
-                extra_producer: 1,
-            },
+            round: Round::first_of_term(1, 1, genesis_ms.saturating_add(self.interval()), miners),
             previous: None,
             irreversible: 0,
         }
@@ -171,7 +161,9 @@ impl Aedpos {
             .round
             .miners
             .iter()
-            .filter(|m| m.missed_slots + u64::from(!m.mined()) < self.config.max_missed_slots)
+            .filter(|m| {
+                m.missed_slots.saturating_add(u64::from(!m.mined())) < self.config.max_missed_slots
+            })
             .map(|m| m.key)
             .collect();
         if kept.is_empty() {
@@ -207,7 +199,7 @@ impl Aedpos {
             return Some(Proposal {
                 timestamp_ms: t,
                 data: ConsensusData {
-                    round: round.number + 1,
+                    round: round.number.saturating_add(1),
                     behaviour,
                 },
             });
@@ -302,7 +294,7 @@ impl Aedpos {
             .miner(miner)
             .ok_or_else(|| AedposError::NotMiner(miner.address().to_string()))?;
         let expected = match data.behaviour {
-            Behaviour::NextRound | Behaviour::NextTerm { .. } => round.number + 1,
+            Behaviour::NextRound | Behaviour::NextTerm { .. } => round.number.saturating_add(1),
             _ => round.number,
         };
         if data.round != expected {
@@ -391,17 +383,12 @@ impl Aedpos {
                 if miners != self.next_term_miners(state, elected) {
                     return Err(AedposError::WrongTermMiners);
                 }
-                next.round = Round {
-                    number: round.number + 1,
-                    term: round.term + 1,
-                    start_ms: t.saturating_add(interval),
-                    miners: miners
-                        .iter()
-                        .zip(1u32..)
-                        .map(|(k, order)| MinerInRound::new(*k, order, 0))
-                        .collect(),
-                    extra_producer: 1,
-                };
+                next.round = Round::first_of_term(
+                    round.number.saturating_add(1),
+                    round.term.saturating_add(1),
+                    t.saturating_add(interval),
+                    &miners,
+                );
                 next.previous = Some(round.clone());
             }
         }

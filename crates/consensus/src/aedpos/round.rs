@@ -64,6 +64,22 @@ pub struct Round {
 }
 
 impl Round {
+    /// The first round of a term: `miners` in the given order, the first
+    /// of them closing the round.
+    pub fn first_of_term(number: u64, term: u64, start_ms: u64, miners: &[PublicKey]) -> Round {
+        Round {
+            number,
+            term,
+            start_ms,
+            miners: miners
+                .iter()
+                .zip(1u32..)
+                .map(|(k, order)| MinerInRound::new(*k, order, 0))
+                .collect(),
+            extra_producer: 1,
+        }
+    }
+
     pub fn len(&self) -> u32 {
         self.miners.len() as u32
     }
@@ -105,6 +121,8 @@ impl Round {
         let n = u64::from(self.len());
         let step = (now_ms - extra) / interval_ms;
         let base = u64::from(self.extra_producer.max(1) - 1);
+        // No overflow for any header timestamp: base < N ≤ extra, so
+        // base + step < now_ms.
         Some(((base + step) % n) as u32 + 1)
     }
 
@@ -147,7 +165,7 @@ impl Round {
         let mut miners: Vec<MinerInRound> = placed
             .into_iter()
             .map(|(order, m)| {
-                let missed = m.missed_slots + u64::from(!m.mined());
+                let missed = m.missed_slots.saturating_add(u64::from(!m.mined()));
                 MinerInRound::new(m.key, order, missed)
             })
             .collect();
@@ -158,7 +176,7 @@ impl Round {
             .find_map(|m| m.signature)
             .map_or(self.extra_producer, |sig| hash_mod(&sig, n) + 1);
         Round {
-            number: self.number + 1,
+            number: self.number.saturating_add(1),
             term: self.term,
             start_ms: closed_ms.saturating_add(interval_ms),
             miners,
@@ -228,6 +246,15 @@ mod tests {
         assert_eq!(r.closer_at(2_500, 500), Some(1));
         assert_eq!(r.closer_at(3_000, 500), Some(2));
         assert_eq!(r.closer_at(4_000, 500), Some(1));
+        // A header's timestamp can be anything: no overflow at the top.
+        let late = Round {
+            extra_producer: 3,
+            ..round(3)
+        };
+        assert_eq!(
+            late.closer_at(u64::MAX, 1),
+            Some(((u64::MAX - 1_003 + 2) % 3) as u32 + 1)
+        );
     }
 
     #[test]
