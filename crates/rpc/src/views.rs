@@ -211,7 +211,8 @@ pub enum EventView {
     MinerSlashed {
         miner: String,
         reporter: Address,
-        amount: String,
+        to_reporter: String,
+        to_pool: String,
     },
 }
 
@@ -306,11 +307,13 @@ impl From<&Event> for EventView {
             Event::MinerSlashed {
                 miner,
                 reporter,
-                amount,
+                to_reporter,
+                to_pool,
             } => EventView::MinerSlashed {
                 miner: miner.to_hex(),
                 reporter,
-                amount: amount.to_string(),
+                to_reporter: to_reporter.to_string(),
+                to_pool: to_pool.to_string(),
             },
         }
     }

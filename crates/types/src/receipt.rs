@@ -89,10 +89,13 @@ pub enum Event {
         vote: u64,
         amount: Amount,
     },
+    /// A slashed deposit: a share to the reporter, the rest to the reward
+    /// pool.
     MinerSlashed {
         miner: PublicKey,
         reporter: Address,
-        amount: Amount,
+        to_reporter: Amount,
+        to_pool: Amount,
     },
 }
 

@@ -2,7 +2,8 @@
 //! locking a deposit, anyone votes by locking tokens for a while, and at
 //! each term change the consensus engine takes the top `miners` candidates
 //! by votes ([`elected`]). A miner caught signing two blocks at one height
-//! loses its deposit to whoever reports it.
+//! loses its deposit: a share to whoever reports it, the rest to the reward
+//! pool.
 //!
 //! Must not: decide consensus. This module only keeps the record; AEDPoS
 //! reads [`elected`] as an input at term boundaries.
@@ -23,6 +24,10 @@ use crate::params::ChainParams;
 use crate::token::CallFailure;
 use umbra_storage::StateView;
 use umbra_types::{Address, Amount, Event, Header, Height, PublicKey, Transaction};
+
+/// Percent of a slashed deposit paid to the reporter; the rest goes to the
+/// reward pool.
+pub const REPORTER_SHARE_PERCENT: Amount = 10;
 
 /// What an election call sees of its block.
 pub struct ElectionEnv<'a> {
@@ -257,15 +262,21 @@ fn report(
     if c.slashed {
         return fail(fail_codes::SLASHED, "already slashed");
     }
-    let amount = std::mem::take(&mut c.deposit);
+    let deposit = std::mem::take(&mut c.deposit);
     c.slashed = true;
     c.active = false;
     store(state, keys::candidate(&miner), &c);
-    credit(state, from, amount)?;
+    // Only a share goes to the reporter: were it the whole deposit, a miner
+    // could report itself (from any account) and lose nothing.
+    let to_reporter = deposit / 100 * REPORTER_SHARE_PERCENT;
+    let to_pool = deposit - to_reporter;
+    credit(state, from, to_reporter)?;
+    credit(state, &crate::fees::reward_pool(), to_pool)?;
     Ok(Ok(vec![Event::MinerSlashed {
         miner,
         reporter: *from,
-        amount,
+        to_reporter,
+        to_pool,
     }]))
 }
 

@@ -194,18 +194,26 @@ fn equivocation_evidence_slashes_the_deposit() {
         assert_eq!(code(&st), Some(fail_codes::BAD_EVIDENCE));
     }
     let before = s.balance(&reporter.address());
+    let pool_before = s.balance(&crate::fees::reward_pool());
     let fee = fee_of(&mut s, &reporter, report(a.clone(), b.clone()));
     let (st, ev) = s.one(&reporter, report(a.clone(), b.clone()));
     assert_eq!(st, TxStatus::Success);
+    let share = DEPOSIT / 10;
     assert_eq!(
         ev,
         vec![Event::MinerSlashed {
             miner: miner.public(),
             reporter: reporter.address(),
-            amount: DEPOSIT
+            to_reporter: share,
+            to_pool: DEPOSIT - share,
         }]
     );
-    assert_eq!(s.balance(&reporter.address()), before - fee + DEPOSIT);
+    assert_eq!(s.balance(&reporter.address()), before - fee + share);
+    // The pool gets the rest of the deposit, plus this block's fee.
+    assert_eq!(
+        s.balance(&crate::fees::reward_pool()),
+        pool_before + DEPOSIT - share + fee
+    );
     let (st, _) = s.one(&reporter, report(a, b));
     assert_eq!(code(&st), Some(fail_codes::SLASHED));
     let (st, _) = s.one(&miner, Payload::ElectionAnnounce);
