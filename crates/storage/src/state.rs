@@ -153,7 +153,10 @@ impl Store {
                 .filter_map(|(k, v)| v.clone().map(|v| (key_hash(k), v)))
                 .collect();
             tree.batch_put_value_sets(vec![set], None, version)
-                .map(|(roots, batch)| (roots[0], batch))
+                .and_then(|(roots, batch)| match roots.first() {
+                    Some(root) => Ok((*root, batch)),
+                    None => Err(anyhow::anyhow!("jmt returned no root for one value set")),
+                })
         }
         .map_err(StorageError::from_jmt)?;
         let root = Hash(root.0);
