@@ -29,6 +29,7 @@ pub async fn bench(cmd: BenchCmd, g: &Global) -> anyhow::Result<()> {
         })
         .await
         .context("bench thread")?,
+        BenchCmd::Net(a) => crate::bench_net::net(a, g.json).await,
     }
 }
 
@@ -62,6 +63,7 @@ async fn transfers(a: BenchTransfersArgs, g: &Global) -> anyhow::Result<()> {
             engine: "solo".into(),
             authorities: vec![validator.public()],
             block_time_ms: a.block_time_ms,
+            aedpos: None,
         },
         balances: keys
             .iter()
@@ -92,6 +94,8 @@ async fn transfers(a: BenchTransfersArgs, g: &Global) -> anyhow::Result<()> {
             max_nonce_ahead: per_sender,
         },
         executor: a.exec.choice(),
+        p2p: None,
+        admin_rpc: false,
     })
     .await?;
     let url = format!("http://{}", node.rpc_addr());

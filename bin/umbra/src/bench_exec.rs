@@ -202,6 +202,7 @@ fn spec(senders: &[Keypair], validator: &Keypair) -> ChainSpec {
             engine: "solo".into(),
             authorities: vec![validator.public()],
             block_time_ms: 1000,
+            aedpos: None,
         },
         balances: senders
             .iter()

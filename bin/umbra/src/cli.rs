@@ -53,6 +53,9 @@ pub enum Command {
     Devnet(DevnetArgs),
     /// Run a node from a chain spec and a key file.
     Node(NodeArgs),
+    /// Start a local AEDPoS network of N node processes on 127.0.0.1 and
+    /// write DIR/testnet.json (RPC URLs, p2p addresses, pids, data dirs).
+    Testnet(TestnetArgs),
     /// Create or inspect keys.
     #[command(subcommand)]
     Keys(KeysCmd),
@@ -131,6 +134,27 @@ impl ExecArgs {
 }
 
 #[derive(Args)]
+pub struct TestnetArgs {
+    /// How many nodes (all genesis miners).
+    #[arg(long, default_value_t = 5)]
+    pub nodes: usize,
+    /// Where the network keeps its spec, keys, data dirs and logs.
+    #[arg(long, default_value = "testnet")]
+    pub dir: PathBuf,
+    /// Replace a test network already in --dir.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Length of an AEDPoS time slot, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    pub slot_ms: u64,
+    /// Rounds per term (0: the genesis miners stay for good).
+    #[arg(long, default_value_t = 0)]
+    pub rounds_per_term: u64,
+    #[arg(long, default_value_t = 7357)]
+    pub chain_id: u64,
+}
+
+#[derive(Args)]
 pub struct NodeArgs {
     /// Chain spec file (JSON).
     #[arg(long)]
@@ -153,6 +177,18 @@ pub struct NodeArgs {
     /// fsync every block commit (survives power loss, not only process crashes).
     #[arg(long)]
     pub sync_writes: bool,
+    /// Join a peer-to-peer network, listening on this address
+    /// (`127.0.0.1:30333` or a multiaddr). Without it the node runs alone.
+    #[arg(long, value_parser = umbra_node::p2p::parse_p2p_addr)]
+    pub p2p: Option<umbra_network::Multiaddr>,
+    /// A peer to join through, as a multiaddr ending in /p2p/<peer id>
+    /// (repeatable). Peers found through them are discovered.
+    #[arg(long, value_parser = umbra_node::p2p::parse_p2p_addr)]
+    pub bootstrap: Vec<umbra_network::Multiaddr>,
+    /// Serve the admin_* RPC methods (cutting links to peers). For local
+    /// test networks only: anyone who can reach the RPC can use them.
+    #[arg(long)]
+    pub admin_rpc: bool,
     #[command(flatten)]
     pub exec: ExecArgs,
 }
@@ -243,6 +279,37 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 2.0)]
         secs: f64,
     },
+    /// Inclusion and finality latency (p50, p99) on a real local network:
+    /// starts `umbra testnet` in a temp dir, funds bench accounts from the
+    /// dev accounts, sends a steady load of transfers to every node and
+    /// watches node 0's chain and irreversible height.
+    Net(BenchNetArgs),
+}
+
+#[derive(Args)]
+pub struct BenchNetArgs {
+    /// Nodes of the test network (all of them miners).
+    #[arg(long, default_value_t = 5)]
+    pub nodes: usize,
+    /// Target load, in transfers per second (sent every 100 ms, in batches
+    /// of TPS/10, round-robin over the nodes).
+    #[arg(long, default_value_t = 2_000)]
+    pub tps: u64,
+    /// How long to send the load, e.g. 30s or 2m (then up to 30 s more
+    /// waiting for inclusion and finality).
+    #[arg(long, default_value = "30s", value_parser = crate::bench_net::parse_duration)]
+    pub duration: std::time::Duration,
+    /// Length of an AEDPoS time slot, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    pub slot_ms: u64,
+    /// Bench accounts to fund from the dev accounts and send from
+    /// (round-robin, so each has few transfers in flight).
+    #[arg(long, default_value_t = 1_000)]
+    pub accounts: usize,
+    /// Keep the network's temp dir (spec, data dirs, node logs) and print
+    /// its path.
+    #[arg(long)]
+    pub keep_dir: bool,
 }
 
 #[derive(Args)]

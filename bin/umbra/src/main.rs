@@ -5,6 +5,7 @@
 mod bench;
 mod bench_exec;
 mod bench_gates;
+mod bench_net;
 mod box_cmds;
 mod cli;
 mod cli_box;
@@ -15,6 +16,7 @@ mod keys_cmd;
 mod output;
 mod resolve;
 mod run_node;
+mod testnet;
 
 use clap::Parser;
 
@@ -43,6 +45,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Devnet(a) => run_node::devnet(a, &g).await,
         Command::Node(a) => run_node::node(a, &g).await,
+        Command::Testnet(a) => testnet::testnet(a).await,
         Command::Keys(a) => keys_cmd::keys(a, &g),
         Command::Transfer(a) => client_cmds::transfer(a, &g).await,
         Command::Balance(a) => client_cmds::balance(a, &g).await,

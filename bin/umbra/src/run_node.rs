@@ -4,6 +4,7 @@ use crate::cli::{DevnetArgs, Global, NodeArgs};
 use anyhow::Context;
 use std::path::PathBuf;
 use umbra_crypto::{DEV_ACCOUNT_NAMES, dev_keypair};
+use umbra_node::p2p::{P2pSettings, p2p_secret};
 use umbra_node::{ChainSpec, MempoolConfig, Node, NodeConfig, dev_spec, load_key, now_ms};
 use umbra_storage::StoreConfig;
 use umbra_types::format_amount;
@@ -14,6 +15,8 @@ pub fn init_logs_with(default: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour codes only for a terminal, not in log files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -25,7 +28,7 @@ fn default_devnet_dir() -> PathBuf {
     }
 }
 
-async fn wait_for_shutdown() {
+pub(crate) async fn wait_for_shutdown() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -40,7 +43,7 @@ async fn wait_for_shutdown() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-async fn run_until_signal(node: Node) {
+pub(crate) async fn run_until_signal(node: Node) {
     wait_for_shutdown().await;
     tracing::info!(target: "umbra::node", "shutting down");
     node.stop().await;
@@ -74,6 +77,8 @@ pub async fn devnet(a: DevnetArgs, g: &Global) -> anyhow::Result<()> {
         },
         mempool: MempoolConfig::default(),
         executor: a.exec.choice(),
+        p2p: None,
+        admin_rpc: false,
     })
     .await?;
     let rpc_url = format!("http://{}", node.rpc_addr());
@@ -143,13 +148,35 @@ pub async fn node(a: NodeArgs, g: &Global) -> anyhow::Result<()> {
         },
         mempool: MempoolConfig::default(),
         executor: a.exec.choice(),
+        p2p: a.p2p.map(|listen| P2pSettings {
+            listen,
+            bootstrap: a.bootstrap.clone(),
+            secret: p2p_secret(&key),
+        }),
+        admin_rpc: a.admin_rpc,
     })
     .await?;
     let head = node.chain().head();
+    let (peer_id, p2p_addrs) = match node.network() {
+        Some(n) => {
+            let id = n.local_peer_id();
+            let addrs: Vec<String> = n
+                .listen_addrs()
+                .await
+                .unwrap_or_default()
+                .iter()
+                .map(|a| umbra_network::peer_addr(a, id).to_string())
+                .collect();
+            (Some(id.to_string()), addrs)
+        }
+        None => (None, vec![]),
+    };
     let v = serde_json::json!({
         "rpc": format!("http://{}", node.rpc_addr()),
         "address": key.address(),
         "height": head.height,
+        "peer_id": peer_id,
+        "p2p": p2p_addrs,
     });
     // One line, so a supervisor can read the banner and keep going.
     if g.json {
@@ -161,6 +188,9 @@ pub async fn node(a: NodeArgs, g: &Global) -> anyhow::Result<()> {
             node.rpc_addr(),
             head.height
         );
+        for a in &p2p_addrs {
+            println!("p2p: {a}");
+        }
     }
     run_until_signal(node).await;
     Ok(())

@@ -54,6 +54,6 @@ pub use gossip::GossipKind;
 pub use handle::{NetworkHandle, PeerInfo, Verdict};
 pub use libp2p::gossipsub::MessageId;
 pub use libp2p::{Multiaddr, PeerId};
-pub use network::{Network, peer_addr};
+pub use network::{Network, peer_addr, peer_id_from_secret};
 pub use scoreboard::{Offence, ScoreConfig, Scoreboard};
 pub use sync::{ChainStatus, SyncProvider, SyncRequest, SyncResponse};

@@ -121,6 +121,15 @@ async fn listen<B: libp2p::swarm::NetworkBehaviour>(
         .map_err(|_| fail("timed out waiting for the listener".into()))?
 }
 
+/// The peer id a node with identity seed `secret` will have, so a launcher
+/// can hand every node the others' bootstrap addresses before any starts.
+pub fn peer_id_from_secret(secret: [u8; 32]) -> Result<PeerId, NetworkError> {
+    let mut seed = secret;
+    identity::Keypair::ed25519_from_bytes(&mut seed)
+        .map(|k| k.public().to_peer_id())
+        .map_err(|e| NetworkError::Identity(e.to_string()))
+}
+
 /// `addr` with `/p2p/<peer>` appended (unless it already ends with a peer
 /// id): the form bootstrap addresses take.
 pub fn peer_addr(addr: &Multiaddr, peer: PeerId) -> Multiaddr {

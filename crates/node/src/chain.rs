@@ -1,11 +1,15 @@
 //! The chain: the block store and state, the executor and the consensus
 //! engine, with the two ways a block gets in — produced here or imported — both
-//! ending in the same atomic commit.
+//! ending in the same atomic commit. Fork choice ([`Chain::receive`]) keeps
+//! blocks of other branches aside and switches to a branch once it is longer
+//! than the head, never below the irreversible height.
 
+use crate::engine::{Engine, EngineError, Proposed};
+use crate::forks::SidePool;
 use crate::spec::{ChainSpec, SpecError};
 use parking_lot::{Mutex, RwLock};
 use std::collections::BTreeMap;
-use umbra_consensus::{Consensus, ConsensusError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use umbra_crypto::{Keypair, first_invalid_signature, verify_block_signature};
 use umbra_runtime::{
     Account, BlockContext, ChainParams, ExecError, ExecMode, Executor, RefBlocks, TxInvalid,
@@ -20,6 +24,9 @@ use umbra_types::{
 /// Meta key holding the genesis hash, so a data dir cannot be reused with
 /// another spec.
 const META_GENESIS: &str = "genesis";
+/// Meta key of the highest irreversible height this node has seen (BE u64);
+/// fork choice never goes below it, across restarts too.
+const META_IRREVERSIBLE: &str = "irreversible";
 
 /// Why a block was refused. Nothing is written when import fails.
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +41,8 @@ pub enum ImportError {
     FromTheFuture { ts: u64, now: u64, drift: u64 },
     #[error("block has {count} transactions / {bytes} bytes, over the limits")]
     TooBig { count: usize, bytes: u64 },
-    #[error("consensus: {0}")]
-    Consensus(#[from] ConsensusError),
+    #[error(transparent)]
+    Consensus(#[from] EngineError),
     #[error("block signature does not verify")]
     BadBlockSignature,
     #[error("transaction {index} has a bad signature")]
@@ -54,6 +61,24 @@ pub enum ImportError {
     Chain(#[from] ChainError),
 }
 
+impl ImportError {
+    /// Whether the block itself is bad (its sender should be penalised), as
+    /// opposed to this node being unable to judge it now (its clock, its
+    /// disk, a head that moved).
+    pub fn is_invalid_block(&self) -> bool {
+        match self {
+            ImportError::FromTheFuture { .. }
+            | ImportError::Storage(_)
+            | ImportError::Chain(_)
+            | ImportError::WrongParent { .. } => false,
+            ImportError::Consensus(e) => {
+                matches!(e, EngineError::Solo(_) | EngineError::Aedpos(_))
+            }
+            _ => true,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
     #[error(
@@ -66,7 +91,9 @@ pub enum ChainError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Exec(#[from] ExecError),
-    #[error("this node may not propose on top of the head")]
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("this node may not propose on top of the head now")]
     NotProposer,
     #[error("block {height} no longer extends the head {head}")]
     Stale { height: Height, head: Height },
@@ -83,6 +110,26 @@ pub struct Executed {
     pub rejected: Vec<(Hash, TxInvalid)>,
 }
 
+/// What [`Chain::receive`] did with a block.
+#[derive(Debug)]
+pub enum Received {
+    /// It extended the head, possibly followed by kept blocks that build on
+    /// it; the new heads in order.
+    Extended(Vec<Header>),
+    /// A branch it completed was longer: `reverted` left the chain (newest
+    /// last), `applied` joined it.
+    Reorganised {
+        reverted: Vec<Block>,
+        applied: Vec<Header>,
+    },
+    /// Kept aside: its branch is not longer than the head (yet).
+    Side,
+    /// Already on the chain or kept.
+    Known,
+    /// Its parent is unknown here: the sender has blocks this node lacks.
+    Orphan,
+}
+
 /// Hash prefixes of the most recent blocks, for reference-block checks.
 struct Recent {
     window: u64,
@@ -97,6 +144,20 @@ impl Recent {
         let keep_from = h.height.saturating_sub(self.window + 1);
         self.prefixes = self.prefixes.split_off(&keep_from);
     }
+
+    fn load(store: &Store, window: u64, head: Height) -> Result<Recent, StorageError> {
+        let mut recent = Recent {
+            window,
+            prefixes: BTreeMap::new(),
+        };
+        let from = head.saturating_sub(window + 1);
+        for h in from..=head {
+            if let Some(hd) = store.header(h)? {
+                recent.push(&hd);
+            }
+        }
+        Ok(recent)
+    }
 }
 
 impl RefBlocks for Recent {
@@ -108,10 +169,16 @@ impl RefBlocks for Recent {
 pub struct Chain {
     store: Store,
     spec: ChainSpec,
-    consensus: Box<dyn Consensus>,
+    engine: Engine,
     executor: Box<dyn Executor>,
     head: RwLock<Header>,
     recent: RwLock<Recent>,
+    /// Highest irreversible height seen; never decreases.
+    irreversible: AtomicU64,
+    /// Blocks of other branches, kept until one wins or falls below the
+    /// irreversible height.
+    side: Mutex<SidePool>,
+    genesis: Hash,
     /// Serialises produce/import/commit so two blocks never race for one height.
     write: Mutex<()>,
 }
@@ -147,12 +214,15 @@ impl Chain {
     pub fn open(
         store: Store,
         spec: ChainSpec,
-        consensus: Box<dyn Consensus>,
+        engine: Engine,
         executor: Box<dyn Executor>,
     ) -> Result<Chain, ChainError> {
         spec.validate()?;
-        let changes =
+        let mut changes =
             genesis_changes(&spec.balances()?, spec.genesis_time_ms).map_err(SpecError::from)?;
+        if let Some((k, v)) = engine.genesis_entry(spec.genesis_time_ms) {
+            changes.insert(k, Some(v));
+        }
         let head = match store.head()? {
             None => {
                 let (root, update) = store.prepare_state(&changes, 0)?;
@@ -187,23 +257,32 @@ impl Chain {
                 h
             }
         };
-        let mut recent = Recent {
-            window: spec.params.ref_block_window,
-            prefixes: BTreeMap::new(),
-        };
-        let from = head.height.saturating_sub(spec.params.ref_block_window + 1);
-        for h in from..=head.height {
-            if let Some(hd) = store.header(h)? {
-                recent.push(&hd);
-            }
-        }
+        let recent = Recent::load(&store, spec.params.ref_block_window, head.height)?;
+        let genesis = store
+            .header(0)?
+            .ok_or_else(|| ChainError::Corrupt("genesis header missing".into()))?
+            .hash();
+        let stored_lib =
+            match store.meta_get(META_IRREVERSIBLE)? {
+                Some(b) => u64::from_be_bytes(b.as_slice().try_into().map_err(|_| {
+                    ChainError::Corrupt("irreversible height is not 8 bytes".into())
+                })?),
+                None => 0,
+            };
+        let lib = engine
+            .irreversible_height(&store.state_at(head.height), &head)
+            .max(stored_lib)
+            .min(head.height);
         Ok(Chain {
             store,
             spec,
-            consensus,
+            engine,
             executor,
             head: RwLock::new(head),
             recent: RwLock::new(recent),
+            irreversible: AtomicU64::new(lib),
+            side: Mutex::new(SidePool::default()),
+            genesis,
             write: Mutex::new(()),
         })
     }
@@ -220,12 +299,16 @@ impl Chain {
         &self.store
     }
 
-    pub fn consensus(&self) -> &dyn Consensus {
-        self.consensus.as_ref()
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     pub fn head(&self) -> Header {
         self.head.read().clone()
+    }
+
+    pub fn genesis_hash(&self) -> Hash {
+        self.genesis
     }
 
     /// The executor's kind, threads and scheduling counters.
@@ -233,8 +316,14 @@ impl Chain {
         self.executor.info()
     }
 
+    /// The highest height that can never be reverted.
     pub fn irreversible_height(&self) -> Height {
-        self.consensus.irreversible_height(&self.head.read())
+        self.irreversible.load(Ordering::SeqCst)
+    }
+
+    /// How many blocks of other branches are kept.
+    pub fn side_blocks(&self) -> usize {
+        self.side.lock().len()
     }
 
     /// An account in the head state.
@@ -251,6 +340,30 @@ impl Chain {
     pub fn check_ref_block(&self, tx: &Transaction) -> Result<(), TxInvalid> {
         let next = self.head.read().height + 1;
         umbra_runtime::check_ref_block(tx, next, self.params(), &*self.recent.read())
+    }
+
+    /// What `key` may build on the head at `now_ms`.
+    pub fn proposal(&self, key: &Keypair, now_ms: u64) -> Result<Option<Proposed>, ChainError> {
+        let head = self.head();
+        Ok(self
+            .engine
+            .propose(&self.store.state_at(head.height), &head, key, now_ms)?)
+    }
+
+    /// When `key` may next produce on the head, at or after `now_ms`.
+    pub fn next_slot_ms(&self, key: &PublicKey, now_ms: u64) -> Result<Option<u64>, ChainError> {
+        let head = self.head();
+        Ok(self
+            .engine
+            .next_slot_ms(&self.store.state_at(head.height), &head, key, now_ms)?)
+    }
+
+    /// The AEDPoS state after the head (`None` for solo chains).
+    pub fn aedpos_state(&self) -> Result<Option<umbra_consensus::aedpos::AedposState>, ChainError> {
+        let head = self.head();
+        Ok(self
+            .engine
+            .aedpos_state(&self.store.state_at(head.height))?)
     }
 
     fn execute(
@@ -284,11 +397,12 @@ impl Chain {
     ) -> Result<Executed, ChainError> {
         let _w = self.write.lock();
         let parent = self.head();
+        let parent_state = self.store.state_at(parent.height);
         let slot = self
-            .consensus
-            .next_slot(&parent, &key.public(), now_ms)
+            .engine
+            .propose(&parent_state, &parent, key, now_ms)?
             .ok_or(ChainError::NotProposer)?;
-        let out = self.execute(
+        let mut out = self.execute(
             &parent,
             (slot.timestamp_ms, key.public()),
             candidates,
@@ -304,20 +418,27 @@ impl Chain {
             .into_iter()
             .filter_map(|(i, r)| candidates.get(i).map(|t| (t.hash(), r)))
             .collect();
+        let mut header = Header {
+            chain_id: self.spec.chain_id,
+            height: parent.height + 1,
+            parent_hash: parent.hash(),
+            timestamp_ms: slot.timestamp_ms,
+            proposer: key.public(),
+            tx_root: tx_root(&txs),
+            state_root: Hash::ZERO,
+            receipts_root: receipts_root(&out.receipts),
+            consensus: slot.consensus,
+            signature: Signature::default(),
+        };
+        // The engine's rules do not look at the state root, so the header
+        // can be checked (and the consensus state computed) before it is set.
+        if let Some((k, v)) = self.engine.check(&parent_state, &parent, &header)? {
+            out.changes.insert(k, Some(v));
+        }
         let (state_root, update) = self.store.prepare_state(&out.changes, parent.height + 1)?;
+        header.state_root = state_root;
         let mut block = Block {
-            header: Header {
-                chain_id: self.spec.chain_id,
-                height: parent.height + 1,
-                parent_hash: parent.hash(),
-                timestamp_ms: slot.timestamp_ms,
-                proposer: key.public(),
-                tx_root: tx_root(&txs),
-                state_root,
-                receipts_root: receipts_root(&out.receipts),
-                consensus: slot.consensus,
-                signature: Signature::default(),
-            },
+            header,
             transactions: txs,
         };
         key.sign_block(&mut block);
@@ -371,13 +492,14 @@ impl Chain {
                 bytes,
             });
         }
-        self.consensus.verify_header(h, &parent)?;
+        let parent_state = self.store.state_at(parent.height);
+        let consensus_entry = self.engine.check(&parent_state, &parent, h)?;
         verify_block_signature(&block).map_err(|_| ImportError::BadBlockSignature)?;
         verify_tx_signatures(&block.transactions)?;
         if tx_root(&block.transactions) != h.tx_root {
             return Err(ImportError::TxRootMismatch);
         }
-        let out = self.execute(
+        let mut out = self.execute(
             &parent,
             (h.timestamp_ms, h.proposer),
             &block.transactions,
@@ -385,6 +507,9 @@ impl Chain {
         )?;
         if receipts_root(&out.receipts) != h.receipts_root {
             return Err(ImportError::ReceiptsRootMismatch);
+        }
+        if let Some((k, v)) = consensus_entry {
+            out.changes.insert(k, Some(v));
         }
         let (root, update) = self.store.prepare_state(&out.changes, h.height)?;
         if root != h.state_root {
@@ -401,7 +526,7 @@ impl Chain {
         })
     }
 
-    /// Validates and commits a block from elsewhere.
+    /// Validates and commits a block that must extend the head.
     pub fn import(&self, block: Block, now_ms: u64) -> Result<Header, ImportError> {
         let _w = self.write.lock();
         let ex = self.validate(block, now_ms)?;
@@ -429,7 +554,185 @@ impl Chain {
         let header = ex.block.header;
         self.recent.write().push(&header);
         *self.head.write() = header.clone();
+        let lib = self
+            .engine
+            .irreversible_height(&self.store.state_at(header.height), &header);
+        if lib > self.irreversible.load(Ordering::SeqCst) {
+            self.irreversible.store(lib, Ordering::SeqCst);
+            // Only a floor for fork choice after a restart: losing it to a
+            // crash just lets the engine's own value take over again.
+            self.store.meta_put(META_IRREVERSIBLE, &lib.to_be_bytes())?;
+        }
         Ok(header)
+    }
+
+    /// Takes a block from the network or sync: extends the head, keeps it
+    /// aside, or switches to its branch when that branch is longer than the
+    /// head and forks at or above the irreversible height.
+    pub fn receive(&self, block: Block, now_ms: u64) -> Result<Received, ImportError> {
+        let _w = self.write.lock();
+        let hash = block.hash();
+        if self.store.height_of(&hash)?.is_some() || self.side.lock().contains(&hash) {
+            return Ok(Received::Known);
+        }
+        let head = self.head();
+        if block.header.parent_hash == head.hash() {
+            let ex = self.validate(block, now_ms)?;
+            let mut applied = vec![self.commit_locked(ex)?];
+            self.connect_kept(&mut applied, now_ms);
+            return Ok(Received::Extended(applied));
+        }
+        if block.header.chain_id != self.spec.chain_id {
+            return Err(ImportError::WrongChain {
+                expected: self.spec.chain_id,
+                got: block.header.chain_id,
+            });
+        }
+        let parent = &block.header.parent_hash;
+        let parent_height = match self.store.height_of(parent)? {
+            Some(h) => Some(h),
+            None => self.side.lock().height_of(parent),
+        };
+        let Some(parent_height) = parent_height else {
+            return Ok(Received::Orphan);
+        };
+        if block.header.height != parent_height + 1 {
+            return Err(ImportError::WrongHeight {
+                head: parent_height,
+                got: block.header.height,
+            });
+        }
+        let lib = self.irreversible_height();
+        if block.header.height <= lib {
+            // A branch off below the irreversible block can never win.
+            return Ok(Received::Side);
+        }
+        verify_block_signature(&block).map_err(|_| ImportError::BadBlockSignature)?;
+        let tip = block.header.height;
+        let branch = {
+            let mut side = self.side.lock();
+            side.insert(block);
+            side.prune_at_or_below(lib);
+            side.branch_to(&hash, |h| self.store.height_of(h).ok().flatten())
+        };
+        match branch {
+            Some((fork, blocks)) if tip > head.height && fork >= lib => {
+                self.reorganise(fork, blocks, now_ms)
+            }
+            _ => Ok(Received::Side),
+        }
+    }
+
+    /// Imports kept blocks that build on the head, as long as there are.
+    fn connect_kept(&self, applied: &mut Vec<Header>, now_ms: u64) {
+        loop {
+            let head = self.head();
+            let Some(next) = self.side.lock().take_child_of(&head.hash()) else {
+                return;
+            };
+            let hash = next.hash();
+            match self.validate(next, now_ms).map(|ex| self.commit_locked(ex)) {
+                Ok(Ok(h)) => applied.push(h),
+                Ok(Err(e)) => {
+                    tracing::warn!(target: "umbra::chain", block = %hash, error = %e, "could not commit a kept block");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(target: "umbra::chain", block = %hash, error = %e, "dropping an invalid kept block and its descendants");
+                    self.side.lock().remove_descendants(&hash);
+                }
+            }
+        }
+    }
+
+    /// Rolls back to `fork` and applies `branch` (heights fork+1…); if part
+    /// of the branch turns out invalid and what is left is not longer than
+    /// the old chain, restores the old chain.
+    fn reorganise(
+        &self,
+        fork: Height,
+        branch: Vec<Block>,
+        now_ms: u64,
+    ) -> Result<Received, ImportError> {
+        let old_head = self.head();
+        let mut reverted = Vec::new();
+        for h in fork + 1..=old_head.height {
+            reverted.push(
+                self.store
+                    .block(h)?
+                    .ok_or_else(|| ChainError::Corrupt(format!("block {h} missing")))?,
+            );
+        }
+        tracing::info!(
+            target: "umbra::chain",
+            fork,
+            old_head = old_head.height,
+            new_tip = fork + branch.len() as u64,
+            "switching to a longer branch"
+        );
+        self.rollback_locked(fork)?;
+        let mut applied = Vec::new();
+        let mut failure = None;
+        for b in branch {
+            let hash = b.hash();
+            self.side.lock().remove(&hash);
+            match self.validate(b, now_ms) {
+                Ok(ex) => applied.push(self.commit_locked(ex)?),
+                Err(e) => {
+                    tracing::warn!(target: "umbra::chain", block = %hash, error = %e, "branch block invalid");
+                    self.side.lock().remove_descendants(&hash);
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(e) = failure
+            && applied.len() <= reverted.len()
+        {
+            // Not longer after all: back to the old chain, whose blocks were
+            // valid a moment ago.
+            let kept: Vec<Block> = applied
+                .iter()
+                .filter_map(|h| self.store.block(h.height).ok().flatten())
+                .collect();
+            self.rollback_locked(fork)?;
+            for b in reverted {
+                let ex = self.validate(b, now_ms)?;
+                self.commit_locked(ex)?;
+            }
+            let mut side = self.side.lock();
+            for b in kept {
+                side.insert(b);
+            }
+            return Err(e);
+        }
+        {
+            let mut side = self.side.lock();
+            for b in &reverted {
+                side.insert(b.clone());
+            }
+        }
+        self.connect_kept(&mut applied, now_ms);
+        Ok(Received::Reorganised { reverted, applied })
+    }
+
+    /// Undoes the blocks above `height` (never below the irreversible one).
+    fn rollback_locked(&self, height: Height) -> Result<(), ChainError> {
+        if height < self.irreversible_height() {
+            return Err(ChainError::Corrupt(format!(
+                "refusing to roll back below the irreversible height {}",
+                self.irreversible_height()
+            )));
+        }
+        self.store.rollback_to(height)?;
+        let header = self
+            .store
+            .header(height)?
+            .ok_or_else(|| ChainError::Corrupt(format!("header {height} missing")))?;
+        *self.recent.write() =
+            Recent::load(&self.store, self.spec.params.ref_block_window, height)?;
+        *self.head.write() = header;
+        Ok(())
     }
 }
 

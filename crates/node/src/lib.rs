@@ -3,16 +3,21 @@
 //! Owns: the chain (block store + state + executor + consensus engine, with
 //! the producer and importer paths that end in one atomic commit), the
 //! mempool, transaction admission, the block producer thread, the JSON-RPC
-//! server, chain specs and key files.
+//! server, the peer-to-peer side (gossip, sync, fork choice), chain specs and
+//! key files.
 //!
 //! Must not: define protocol rules — what a transaction does lives in
 //! `umbra-runtime`, who may propose in `umbra-consensus`, encodings in
 //! `umbra-types`. The wall clock is read here and passed down as an input.
 
 pub mod chain;
+pub mod engine;
+pub mod forks;
 pub mod keyfile;
 pub mod mempool;
+pub mod p2p;
 pub mod rpc_boxes;
+pub mod rpc_consensus;
 pub mod rpc_election;
 pub mod rpc_server;
 pub mod service;

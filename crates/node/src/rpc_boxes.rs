@@ -66,6 +66,7 @@ fn submit_box_call(
         }
     }
     let (hash, _) = admit(chain, &ctx.mempool, tx)?;
+    ctx.gossip([hash]);
     Ok(hash)
 }
 

@@ -22,6 +22,28 @@ pub struct RpcContext {
     pub heads: broadcast::Sender<Header>,
     pub producing: bool,
     pub block_time_ms: u64,
+    /// This node's key, for "when is my next slot".
+    pub key: Option<umbra_types::PublicKey>,
+    pub network: Option<umbra_network::NetworkHandle>,
+    /// Gossips what RPC admits.
+    pub outbound: Option<tokio::sync::mpsc::Sender<crate::p2p::Outbound>>,
+    /// Whether the `admin_*` methods are served.
+    pub admin: bool,
+}
+
+impl RpcContext {
+    /// Gossips transactions that were just admitted.
+    pub(crate) fn gossip(&self, hashes: impl IntoIterator<Item = Hash>) {
+        let Some(out) = &self.outbound else { return };
+        let m = self.mempool.lock();
+        for h in hashes {
+            if let Some((tx, _)) = m.get(&h)
+                && out.try_send(crate::p2p::Outbound::Tx(tx.clone())).is_err()
+            {
+                tracing::debug!(target: "umbra::rpc", "outbound queue full; transaction not gossiped");
+            }
+        }
+    }
 }
 
 pub(crate) fn err(code: ErrorCode, msg: impl Into<String>) -> ErrorObjectOwned {
@@ -145,7 +167,21 @@ fn chain_tx(ctx: &RpcContext, hash: Hash) -> Result<TxLookup, ErrorObjectOwned> 
     })
 }
 
-fn node_status(ctx: &RpcContext) -> StatusView {
+async fn node_status(ctx: &RpcContext) -> StatusView {
+    let peers = match &ctx.network {
+        Some(n) => n.peers().await.map(|p| p.len() as u64).unwrap_or(0),
+        None => 0,
+    };
+    let round = ctx.chain.aedpos_state().ok().flatten();
+    let next_slot_ms = ctx
+        .key
+        .and_then(|k| {
+            ctx.chain
+                .next_slot_ms(&k, crate::service::now_ms())
+                .ok()
+                .flatten()
+        })
+        .filter(|_| ctx.producing);
     let head = ctx.chain.head();
     let (ready, queued) = ctx.mempool.lock().counts();
     StatusView {
@@ -154,8 +190,8 @@ fn node_status(ctx: &RpcContext) -> StatusView {
         height: head.height,
         head_hash: head.hash(),
         irreversible_height: ctx.chain.irreversible_height(),
-        peers: 0,
-        consensus: ctx.chain.consensus().name().to_string(),
+        peers,
+        consensus: ctx.chain.engine().name().to_string(),
         block_time_ms: ctx.block_time_ms,
         mempool_ready: ready as u64,
         mempool_queued: queued as u64,
@@ -171,6 +207,11 @@ fn node_status(ctx: &RpcContext) -> StatusView {
                 full_fallbacks: e.stats.full_fallbacks,
             }
         },
+        round: round.as_ref().map(|s| s.round.number),
+        term: round.as_ref().map(|s| s.round.term),
+        next_slot_ms,
+        peer_id: ctx.network.as_ref().map(|n| n.local_peer_id().to_string()),
+        side_blocks: ctx.chain.side_blocks() as u64,
     }
 }
 
@@ -211,6 +252,7 @@ pub fn module(
     m.register_method("tx_submit", |p, ctx, _| -> Result<Hash, ErrorObjectOwned> {
         let s: String = one_param(&p, "the hex of a signed transaction")?;
         let (hash, _) = submit_one(&ctx.chain, &ctx.mempool, &s)?;
+        ctx.gossip([hash]);
         Ok(hash)
     })?;
     m.register_blocking_method(
@@ -223,7 +265,13 @@ pub fn module(
                     format!("at most {MAX_SUBMIT_BATCH} transactions per batch"),
                 ));
             }
-            Ok(submit_many(&ctx.chain, &ctx.mempool, &list)
+            let results = submit_many(&ctx.chain, &ctx.mempool, &list);
+            ctx.gossip(
+                results
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok().map(|(h, _)| *h)),
+            );
+            Ok(results
                 .into_iter()
                 .map(|r| match r {
                     Ok((h, _)) => SubmitOutcome {
@@ -241,10 +289,10 @@ pub fn module(
                 .collect())
         },
     )?;
-    m.register_method(
-        "node_status",
-        |_, ctx, _| -> Result<StatusView, ErrorObjectOwned> { Ok(node_status(ctx)) },
-    )?;
+    m.register_async_method("node_status", |_, ctx, _| async move {
+        Ok::<StatusView, ErrorObjectOwned>(node_status(&ctx).await)
+    })?;
+    crate::rpc_consensus::register(&mut m)?;
     crate::rpc_boxes::register(&mut m)?;
     crate::rpc_election::register(&mut m)?;
     m.register_subscription(

@@ -3,6 +3,7 @@
 
 use crate::chain::{Chain, ChainError};
 use crate::mempool::{Mempool, MempoolConfig};
+use crate::p2p::{OUTBOUND_QUEUE, Outbound, P2p, P2pSettings};
 use crate::rpc_server::{RpcContext, serve};
 use crate::spec::ChainSpec;
 use parking_lot::Mutex;
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use umbra_crypto::Keypair;
 use umbra_runtime::{Executor, ParallelExecutor, SequentialExecutor};
 use umbra_storage::{Store, StoreConfig};
@@ -36,6 +37,11 @@ pub struct NodeConfig {
     pub store: StoreConfig,
     pub mempool: MempoolConfig,
     pub executor: ExecutorChoice,
+    /// Join a peer-to-peer network (`None`: a single node, RPC only).
+    pub p2p: Option<P2pSettings>,
+    /// Serve the `admin_*` RPC methods (peer blocking for partition tests).
+    /// Only for local test networks.
+    pub admin_rpc: bool,
 }
 
 /// Which block executor the node runs. Both give identical results; the
@@ -76,6 +82,8 @@ pub enum NodeError {
     Rpc { addr: SocketAddr, reason: String },
     #[error("{0}")]
     Executor(String),
+    #[error("cannot start networking: {0}")]
+    Network(String),
 }
 
 /// A running node. Dropping it without [`Node::stop`] leaves the producer
@@ -86,6 +94,7 @@ pub struct Node {
     server: jsonrpsee::server::ServerHandle,
     stop: Arc<AtomicBool>,
     producer: Option<std::thread::JoinHandle<()>>,
+    p2p: Option<P2p>,
 }
 
 impl Node {
@@ -106,22 +115,36 @@ impl Node {
         let executor = cfg.executor.build()?;
         let chain = Arc::new(Chain::open(store, cfg.spec, consensus, executor)?);
         let head = chain.head();
-        tracing::info!(target: "umbra::node", height = head.height, hash = %head.hash(), "chain opened");
+        tracing::info!(target: "umbra::node", height = head.height, hash = %head.hash(), engine = chain.engine().name(), "chain opened");
 
         let mempool = Arc::new(Mutex::new(Mempool::new(cfg.mempool)));
         let (heads, _) = broadcast::channel(256);
-        let producing = cfg.key.as_ref().is_some_and(|k| {
-            chain
-                .consensus()
-                .next_slot(&head, &k.public(), now_ms())
-                .is_some()
-        });
+        let producing = cfg
+            .key
+            .as_ref()
+            .is_some_and(|k| chain.engine().may_produce(&k.public()));
+        let (outbound, p2p) = match cfg.p2p {
+            Some(settings) => {
+                let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+                let p2p = P2p::start(settings, chain.clone(), mempool.clone(), heads.clone(), rx)
+                    .await
+                    .map_err(|e| NodeError::Network(e.to_string()))?;
+                let addrs = p2p.handle.listen_addrs().await.unwrap_or_default();
+                tracing::info!(target: "umbra::p2p", peer_id = %p2p.handle.local_peer_id(), ?addrs, "p2p listening");
+                (Some(tx), Some(p2p))
+            }
+            None => (None, None),
+        };
         let ctx = Arc::new(RpcContext {
             chain: chain.clone(),
             mempool: mempool.clone(),
             heads: heads.clone(),
             producing,
-            block_time_ms,
+            block_time_ms: chain.engine().interval_ms(),
+            key: cfg.key.as_ref().map(|k| k.public()),
+            network: p2p.as_ref().map(|p| p.handle.clone()),
+            outbound: outbound.clone(),
+            admin: cfg.admin_rpc,
         });
         let (rpc_addr, server) =
             serve(cfg.rpc_addr, ctx.clone())
@@ -141,6 +164,7 @@ impl Node {
                     heads,
                     key,
                     stop: stop.clone(),
+                    outbound,
                 };
                 Some(
                     std::thread::Builder::new()
@@ -163,6 +187,7 @@ impl Node {
             server,
             stop,
             producer,
+            p2p,
         })
     }
 
@@ -182,6 +207,14 @@ impl Node {
         }
         let _ = self.server.stop();
         self.server.clone().stopped().await;
+        if let Some(p) = self.p2p.take() {
+            p.stop().await;
+        }
+    }
+
+    /// The peer-to-peer handle, when the node joined a network.
+    pub fn network(&self) -> Option<&umbra_network::NetworkHandle> {
+        self.p2p.as_ref().map(|p| &p.handle)
     }
 }
 
@@ -191,26 +224,38 @@ struct Producer {
     heads: broadcast::Sender<umbra_types::Header>,
     key: Keypair,
     stop: Arc<AtomicBool>,
+    outbound: Option<mpsc::Sender<Outbound>>,
 }
+
+/// Longest the producer sleeps before looking again (the head may change
+/// under it: a block from a peer starts a new slot).
+const MAX_NAP_MS: u64 = 20;
 
 impl Producer {
     fn run(self) {
         while !self.stop.load(Ordering::SeqCst) {
-            let head = self.chain.head();
             let now = now_ms();
-            let Some(slot) = self
-                .chain
-                .consensus()
-                .next_slot(&head, &self.key.public(), now)
-            else {
-                tracing::warn!(target: "umbra::producer", "no longer an authority; stopping production");
-                return;
-            };
-            if now < slot.timestamp_ms {
-                std::thread::sleep(Duration::from_millis((slot.timestamp_ms - now).min(50)));
-                continue;
+            match self.chain.proposal(&self.key, now) {
+                Ok(Some(p)) if now < p.timestamp_ms => {
+                    nap(p.timestamp_ms - now);
+                }
+                // A tiny block only carries transactions; without any,
+                // leave the slot to the next block's reveal.
+                Ok(Some(p)) if p.tiny && self.mempool.lock().counts().0 == 0 => nap(5),
+                Ok(Some(_)) => self.produce_one(now),
+                Ok(None) => {
+                    let next = self
+                        .chain
+                        .next_slot_ms(&self.key.public(), now)
+                        .ok()
+                        .flatten();
+                    nap(next.map_or(MAX_NAP_MS, |t| t.saturating_sub(now)).max(1));
+                }
+                Err(e) => {
+                    tracing::error!(target: "umbra::producer", error = %e, "cannot read the consensus state");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
             }
-            self.produce_one(now);
         }
     }
 
@@ -228,15 +273,15 @@ impl Producer {
             .and_then(|ex| {
                 exec_ms = started.elapsed().as_millis() as u64;
                 let rejected: Vec<_> = ex.rejected.iter().map(|(h, r)| (*h, r.clone())).collect();
-                let txs = ex.block.transactions.clone();
+                let block = ex.block.clone();
                 let header = self.chain.commit(ex)?;
-                Ok((header, txs, rejected))
+                Ok((header, block, rejected))
             });
         match result {
-            Ok((header, txs, rejected)) => {
+            Ok((header, block, rejected)) => {
                 {
                     let mut m = self.mempool.lock();
-                    m.on_block(&txs, header.height, params.ref_block_window);
+                    m.on_block(&block.transactions, header.height, params.ref_block_window);
                     for (h, reason) in &rejected {
                         tracing::debug!(target: "umbra::producer", tx = %h, %reason, "dropped from mempool");
                         m.remove(h);
@@ -245,14 +290,22 @@ impl Producer {
                 tracing::info!(
                     target: "umbra::producer",
                     height = header.height,
-                    txs = txs.len(),
+                    txs = block.transactions.len(),
                     dropped = rejected.len(),
                     ms = started.elapsed().as_millis() as u64,
                     exec_and_state_ms = exec_ms,
                     "produced block"
                 );
+                if let Some(out) = &self.outbound
+                    && out.try_send(Outbound::Block(block)).is_err()
+                {
+                    tracing::warn!(target: "umbra::producer", "outbound queue full: block not gossiped (peers will sync it)");
+                }
                 let _ = self.heads.send(header);
             }
+            // A block from a peer moved the head while this one was built,
+            // or the slot passed: look again at once.
+            Err(ChainError::Stale { .. } | ChainError::NotProposer) => {}
             Err(e) => {
                 // A disk error must not spin: wait a slot and try again.
                 tracing::error!(target: "umbra::producer", error = %e, "block production failed");
@@ -260,4 +313,8 @@ impl Producer {
             }
         }
     }
+}
+
+fn nap(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms.min(MAX_NAP_MS)));
 }

@@ -1,11 +1,16 @@
 //! The chain spec: everything that defines a chain at genesis.
 
+use crate::engine::Engine;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use umbra_consensus::{Consensus, Solo};
+use umbra_consensus::Solo;
+use umbra_consensus::aedpos::{Aedpos, AedposConfig};
 use umbra_crypto::{DEV_ACCOUNT_NAMES, Keypair, dev_keypair};
 use umbra_runtime::{ChainParams, GenesisError, genesis_changes};
 use umbra_types::{Address, Amount, PublicKey, parse_amount};
+
+/// Most miners an AEDPoS chain may have (slots per round).
+pub const MAX_MINERS: usize = 256;
 
 /// Largest spec file read.
 const MAX_SPEC_BYTES: u64 = 16 * 1024 * 1024;
@@ -25,11 +30,42 @@ pub struct ChainSpec {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsensusSpec {
-    /// `solo` (one authority; devnets).
+    /// `solo` (one authority; devnets) or `aedpos` (elected miners in rounds
+    /// of time slots; see docs/CONSENSUS.md).
     pub engine: String,
-    /// Public keys (hex) allowed to propose.
+    /// Public keys (hex): the solo authority, or AEDPoS's genesis miners in
+    /// the slot order of the first round.
     pub authorities: Vec<PublicKey>,
+    /// solo: the block interval; aedpos: the length of a time slot.
     pub block_time_ms: u64,
+    /// AEDPoS constants beyond the slot length (defaults when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aedpos: Option<AedposSpec>,
+}
+
+/// AEDPoS protocol constants (see `umbra_consensus::aedpos::AedposConfig`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AedposSpec {
+    pub max_blocks_per_slot: u32,
+    pub min_block_gap_ms: u64,
+    /// Rounds per term; 0 keeps the genesis miners forever.
+    pub rounds_per_term: u64,
+    pub max_missed_slots: u64,
+    pub throttle_lag_blocks: u64,
+}
+
+impl Default for AedposSpec {
+    fn default() -> Self {
+        let c = AedposConfig::default();
+        AedposSpec {
+            max_blocks_per_slot: c.max_blocks_per_slot,
+            min_block_gap_ms: c.min_block_gap_ms,
+            rounds_per_term: c.rounds_per_term,
+            max_missed_slots: c.max_missed_slots,
+            throttle_lag_blocks: c.throttle_lag_blocks,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,16 +127,47 @@ impl ChainSpec {
     }
 
     pub fn validate(&self) -> Result<(), SpecError> {
-        if self.consensus.engine != "solo" {
-            return Err(SpecError::Invalid(format!(
-                "unknown consensus engine `{}` (this build supports `solo`)",
-                self.consensus.engine
-            )));
-        }
-        if self.consensus.authorities.len() != 1 {
-            return Err(SpecError::Invalid(
-                "the solo engine needs exactly one authority".into(),
-            ));
+        let c = &self.consensus;
+        match c.engine.as_str() {
+            "solo" => {
+                if c.authorities.len() != 1 {
+                    return Err(SpecError::Invalid(
+                        "the solo engine needs exactly one authority".into(),
+                    ));
+                }
+                if c.aedpos.is_some() {
+                    return Err(SpecError::Invalid(
+                        "`consensus.aedpos` is only for the aedpos engine".into(),
+                    ));
+                }
+            }
+            "aedpos" => {
+                if c.authorities.is_empty() || c.authorities.len() > MAX_MINERS {
+                    return Err(SpecError::Invalid(format!(
+                        "the aedpos engine needs 1 to {MAX_MINERS} genesis miners"
+                    )));
+                }
+                let distinct: std::collections::BTreeSet<_> = c.authorities.iter().collect();
+                if distinct.len() != c.authorities.len() {
+                    return Err(SpecError::Invalid("a genesis miner is listed twice".into()));
+                }
+                let a = c.aedpos.clone().unwrap_or_default();
+                if a.max_blocks_per_slot == 0 {
+                    return Err(SpecError::Invalid(
+                        "consensus.aedpos.max_blocks_per_slot must be positive".into(),
+                    ));
+                }
+                if self.params.miners == 0 || self.params.miners > MAX_MINERS as u64 {
+                    return Err(SpecError::Invalid(format!(
+                        "params.miners must be 1 to {MAX_MINERS}"
+                    )));
+                }
+            }
+            other => {
+                return Err(SpecError::Invalid(format!(
+                    "unknown consensus engine `{other}` (this build supports `solo` and `aedpos`)"
+                )));
+            }
         }
         if self.consensus.block_time_ms == 0 {
             return Err(SpecError::Invalid("block_time_ms must be positive".into()));
@@ -132,14 +199,32 @@ impl ChainSpec {
             .collect()
     }
 
-    /// The consensus engine the spec names, pacing blocks every `block_time_ms`.
-    /// Errors (rather than panicking) on a spec that was never validated.
-    pub fn consensus_engine(&self, block_time_ms: u64) -> Result<Box<dyn Consensus>, SpecError> {
+    /// The consensus engine the spec names. `block_time_ms` paces the solo
+    /// engine (a node-local choice); AEDPoS slots are the spec's, since
+    /// every miner must agree on them. Errors (rather than panicking) on a
+    /// spec that was never validated.
+    pub fn consensus_engine(&self, block_time_ms: u64) -> Result<Engine, SpecError> {
         self.validate()?;
-        let authority = *self.consensus.authorities.first().ok_or_else(|| {
+        let c = &self.consensus;
+        if c.engine == "aedpos" {
+            let a = c.aedpos.clone().unwrap_or_default();
+            return Ok(Engine::Aedpos {
+                engine: Aedpos::new(AedposConfig {
+                    interval_ms: c.block_time_ms,
+                    max_blocks_per_slot: a.max_blocks_per_slot,
+                    min_block_gap_ms: a.min_block_gap_ms,
+                    rounds_per_term: a.rounds_per_term,
+                    max_missed_slots: a.max_missed_slots,
+                    throttle_lag_blocks: a.throttle_lag_blocks,
+                }),
+                miners: self.params.miners as usize,
+                genesis_miners: c.authorities.clone(),
+            });
+        }
+        let authority = *c.authorities.first().ok_or_else(|| {
             SpecError::Invalid("the solo engine needs exactly one authority".into())
         })?;
-        Ok(Box::new(Solo {
+        Ok(Engine::Solo(Solo {
             authority,
             interval_ms: block_time_ms,
         }))
@@ -170,6 +255,7 @@ pub fn dev_spec(block_time_ms: u64, genesis_time_ms: u64) -> (ChainSpec, Keypair
             engine: "solo".into(),
             authorities: vec![validator.public()],
             block_time_ms,
+            aedpos: None,
         },
         balances,
         params: ChainParams::default(),

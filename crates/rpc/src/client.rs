@@ -129,6 +129,34 @@ impl RpcClient {
             .map_err(|e| self.map_err(e))
     }
 
+    pub async fn consensus_round(&self) -> Result<crate::RoundView, RpcClientError> {
+        self.call("consensus_round", vec![]).await
+    }
+
+    pub async fn p2p_info(&self) -> Result<crate::P2pInfoView, RpcClientError> {
+        self.call("p2p_info", vec![]).await
+    }
+
+    pub async fn p2p_peers(&self) -> Result<Vec<crate::PeerView>, RpcClientError> {
+        self.call("p2p_peers", vec![]).await
+    }
+
+    /// Test networks only (`--admin-rpc`): cut or restore the link to a peer.
+    pub async fn admin_block_peer(
+        &self,
+        peer_id: &str,
+        blocked: bool,
+    ) -> Result<(), RpcClientError> {
+        let method = if blocked {
+            "admin_blockPeer"
+        } else {
+            "admin_unblockPeer"
+        };
+        self.call::<bool>(method, vec![peer_id.into()])
+            .await
+            .map(|_| ())
+    }
+
     pub async fn status(&self) -> Result<StatusView, RpcClientError> {
         self.inner
             .request("node_status", rpc_params![])

@@ -62,6 +62,11 @@ pub enum ErrorCode {
     BoxNotFound = 2006,
     /// No message at that index.
     MessageNotFound = 2007,
+    /// The node does not offer this here: a solo chain has no rounds, a
+    /// node off the network has no peers, admin methods are off.
+    Unsupported = 2008,
+    /// A parameter is malformed (a peer id that does not parse).
+    InvalidParams = 2009,
     /// The node failed internally (disk error); the request may be retried.
     Internal = -32603,
 }
@@ -100,6 +105,8 @@ impl ErrorCode {
             BatchTooLarge,
             BoxNotFound,
             MessageNotFound,
+            Unsupported,
+            InvalidParams,
             Internal,
         ]
         .into_iter()

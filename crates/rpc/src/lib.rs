@@ -10,12 +10,14 @@
 pub mod box_views;
 pub mod client;
 pub mod codes;
+pub mod consensus_views;
 pub mod election_views;
 pub mod views;
 
 pub use box_views::*;
 pub use client::{RpcClient, RpcClientError};
 pub use codes::ErrorCode;
+pub use consensus_views::*;
 pub use election_views::*;
 pub use views::*;
 

@@ -438,6 +438,20 @@ pub struct StatusView {
     /// The block executor and its scheduling counters.
     #[serde(default)]
     pub executor: ExecutorView,
+    /// AEDPoS round and term after the head (absent for solo chains).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term: Option<u64>,
+    /// When this node may next produce (Unix ms), if it is a miner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_slot_ms: Option<u64>,
+    /// This node's libp2p peer id, when it is on a network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_id: Option<String>,
+    /// Blocks of other branches kept for fork choice.
+    #[serde(default)]
+    pub side_blocks: u64,
 }
 
 /// The executor as `node_status` shows it.

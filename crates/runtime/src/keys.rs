@@ -22,3 +22,10 @@ pub fn account(addr: &Address) -> Vec<u8> {
 pub fn block_info() -> Vec<u8> {
     vec![SYSTEM_PREFIX, b'b']
 }
+
+/// Key of the consensus engine's state after the block (AEDPoS rounds).
+/// Written by the node, never by transactions: no call declares or touches
+/// it, and the executors' safety net would catch one that did.
+pub fn consensus_state() -> Vec<u8> {
+    vec![SYSTEM_PREFIX, b'c']
+}

@@ -35,6 +35,11 @@ pub enum StorageError {
     /// A state value is larger than storage will read back.
     #[error("state value of {len} bytes exceeds the limit of {max} bytes")]
     ValueTooLarge { len: usize, max: usize },
+    /// `rollback_to` was asked for a height whose state has been pruned.
+    #[error(
+        "cannot roll back to height {target}: its state was pruned; the earliest retained version is {earliest}"
+    )]
+    RollbackTooDeep { target: u64, earliest: Version },
     /// A block was committed out of order.
     #[error("cannot commit block at height {got}: the next height is {expected}")]
     NonSequentialCommit { expected: u64, got: u64 },

@@ -9,6 +9,8 @@
 //!   retained version, and pruning of versions older than a window;
 //! - the atomic commit of a block with its receipts and state update, so a
 //!   crash (even `kill -9`) leaves either all of a block or none of it;
+//! - the atomic rollback of the newest blocks down to a height whose state
+//!   is retained ([`Store::rollback_to`]), so another fork can be committed;
 //! - [`MemState`], an in-memory [`StateView`] for unit tests of other crates.
 //!
 //! Must not: contain business logic. It does not execute or validate
@@ -26,6 +28,7 @@ pub mod error;
 mod jmt_store;
 mod keys;
 pub mod memory;
+mod rollback;
 pub mod state;
 pub mod store;
 pub mod view;
@@ -37,6 +40,7 @@ pub use blocks::TxLocation;
 pub use error::StorageError;
 pub use keys::MAX_STATE_VALUE_LEN;
 pub use memory::MemState;
+pub use rollback::RollbackReport;
 pub use state::{EMPTY_STATE_ROOT, StateProof, StateUpdate, key_hash};
 pub use store::{Store, StoreConfig};
 pub use view::{StateAt, StateView};

@@ -37,7 +37,7 @@ impl Default for StoreConfig {
 pub struct Store {
     pub(crate) db: DB,
     pub(crate) cfg: StoreConfig,
-    /// Held for the whole of `commit_block`.
+    /// Held for the whole of `commit_block` and of `rollback_to`.
     pub(crate) commit_lock: Mutex<()>,
 }
 
