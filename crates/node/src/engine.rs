@@ -20,6 +20,9 @@ use umbra_types::{Header, Height, PublicKey, decode_bounded, encode, sha256_part
 /// hundred miners).
 const MAX_STATE_BYTES: usize = 1 << 20;
 
+/// A state key and the value a block writes to it.
+pub type StateEntry = (Vec<u8>, Vec<u8>);
+
 /// Why the engine could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -91,7 +94,7 @@ impl Engine {
     }
 
     /// State entries genesis adds for the engine.
-    pub fn genesis_entry(&self, genesis_ms: u64) -> Option<(Vec<u8>, Vec<u8>)> {
+    pub fn genesis_entry(&self, genesis_ms: u64) -> Option<StateEntry> {
         match self {
             Engine::Solo(_) => None,
             Engine::Aedpos {
@@ -178,7 +181,7 @@ impl Engine {
         state: &dyn StateView,
         parent: &Header,
         header: &Header,
-    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, EngineError> {
+    ) -> Result<Option<StateEntry>, EngineError> {
         match self {
             Engine::Solo(s) => {
                 s.verify_header(header, parent)?;

@@ -1,0 +1,146 @@
+//! Fork choice on real stores: three AEDPoS miners, blocks produced with
+//! controlled clocks so two branches exist, and chains that must switch to
+//! the longer one — or stay put when the longer one hides an invalid block.
+
+use umbra_crypto::{Keypair, dev_keypair};
+use umbra_node::chain::{Chain, ImportError, Received};
+use umbra_node::dev_spec;
+use umbra_runtime::SequentialExecutor;
+use umbra_storage::{Store, StoreConfig};
+use umbra_types::{Block, Payload, RefBlock, Transaction, UnsignedTransaction};
+
+fn miners() -> Vec<Keypair> {
+    (0..3u8).map(|i| Keypair::from_seed([i + 1; 32])).collect()
+}
+
+fn open(dir: &std::path::Path) -> Chain {
+    let (mut spec, _) = dev_spec(500, 1_000);
+    spec.consensus.engine = "aedpos".into();
+    spec.consensus.authorities = miners().iter().map(Keypair::public).collect();
+    spec.params.miners = 3;
+    let store = Store::open(dir, StoreConfig::default()).unwrap();
+    let engine = spec.consensus_engine(500).unwrap();
+    Chain::open(store, spec, engine, Box::new(SequentialExecutor)).unwrap()
+}
+
+fn transfer(chain: &Chain, nonce: u64, amount: u128) -> Transaction {
+    let k = dev_keypair("alice");
+    let head = chain.head();
+    k.sign_transaction(UnsignedTransaction {
+        chain_id: chain.spec().chain_id,
+        sender: k.public(),
+        nonce,
+        ref_block: RefBlock::new(head.height, &head.hash()),
+        max_fee: 1_000_000,
+        payload: Payload::Transfer {
+            to: dev_keypair("bob").address(),
+            amount,
+        },
+    })
+}
+
+/// `key` produces (and commits) on `chain` at `now`.
+fn mine(chain: &Chain, key: &Keypair, txs: &[Transaction], now: u64) -> Block {
+    let ex = chain
+        .produce(key, txs, now)
+        .unwrap_or_else(|e| panic!("cannot produce at {now}: {e}"));
+    let b = ex.block.clone();
+    chain.commit(ex).unwrap();
+    b
+}
+
+fn bob(chain: &Chain) -> u128 {
+    chain
+        .account(&dev_keypair("bob").address())
+        .unwrap()
+        .balance
+}
+
+// Round 1 starts one slot after genesis (1_000 + 500): miner k's slot is
+// [1_500 + 500·(k−1), +500); the extra slot, where miner 1 closes the
+// round, starts at 3_000.
+#[test]
+fn the_longer_branch_wins_and_an_invalid_one_is_undone() {
+    let m = miners();
+    let (da, db, dc) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (a, b, c) = (open(da.path()), open(db.path()), open(dc.path()));
+    let now = 10_000_000;
+
+    // Branch A: miner 1, then miner 2 with a transfer of 5.
+    let a1 = mine(&a, &m[0], &[], 1_500);
+    let a2 = mine(&a, &m[1], &[transfer(&a, 0, 5)], 2_000);
+    // Branch B shares a1; miner 2 is silent, miner 3 moves 7, miner 1 closes.
+    assert!(matches!(
+        b.receive(a1.clone(), now),
+        Ok(Received::Extended(_))
+    ));
+    let b2 = mine(&b, &m[2], &[transfer(&b, 0, 7)], 2_500);
+    let b3 = mine(&b, &m[0], &[], 3_000);
+
+    // A sees B's blocks: b2 is no longer than A's head, b3 makes B longer.
+    assert!(matches!(a.receive(b2.clone(), now), Ok(Received::Side)));
+    assert_eq!(a.head().hash(), a2.hash());
+    match a.receive(b3.clone(), now) {
+        Ok(Received::Reorganised { reverted, applied }) => {
+            assert_eq!(reverted, vec![a2.clone()]);
+            assert_eq!(
+                applied.iter().map(|h| h.hash()).collect::<Vec<_>>(),
+                vec![b2.hash(), b3.hash()]
+            );
+        }
+        other => panic!("expected a reorganisation, got {other:?}"),
+    }
+    assert_eq!(a.head(), b.head());
+    assert_eq!(a.head().state_root, b3.header.state_root);
+    // A's transfer of 5 is gone with a2; B's 7 arrived.
+    assert_eq!(bob(&a), bob(&b));
+    assert!(matches!(a.receive(b3.clone(), now), Ok(Received::Known)));
+    // The abandoned a2 is kept aside, so A can switch back if its branch grows.
+    assert_eq!(a.side_blocks(), 1);
+
+    // C follows branch A and extends it validly (miner 3), then miner 1
+    // closes the round with a block whose state root is forged.
+    for blk in [&a1, &a2] {
+        assert!(matches!(
+            c.receive(blk.clone(), now),
+            Ok(Received::Extended(_))
+        ));
+    }
+    let c3 = mine(&c, &m[2], &[], 2_500);
+    let mut forged = c.produce(&m[0], &[], 3_000).map(|ex| ex.block).unwrap();
+    forged.header.state_root = umbra_types::sha256(b"forged");
+    m[0].sign_block(&mut forged);
+
+    // To A, [a2, c3, forged] is longer than [b2, b3]: it switches, finds the
+    // forged block, and goes back to B's branch, whose blocks stay intact.
+    let head_before = a.head();
+    let bob_before = bob(&a);
+    assert!(matches!(a.receive(c3.clone(), now), Ok(Received::Side)));
+    let err = a.receive(forged.clone(), now).unwrap_err();
+    assert!(
+        matches!(err, ImportError::StateRootMismatch { .. }),
+        "{err}"
+    );
+    assert!(err.is_invalid_block());
+    assert_eq!(a.head(), head_before);
+    assert_eq!(bob(&a), bob_before);
+    for h in 1..=head_before.height {
+        assert_eq!(
+            a.store().header(h).unwrap().unwrap().hash(),
+            b.store().header(h).unwrap().unwrap().hash()
+        );
+    }
+    // The valid part of that branch stays kept for later; the forged block
+    // is not.
+    assert_eq!(a.side_blocks(), 2);
+
+    // A block whose parent nobody here has is an orphan: a reason to sync.
+    let mut lone = b3.clone();
+    lone.header.parent_hash = umbra_types::sha256(b"unknown parent");
+    m[0].sign_block(&mut lone);
+    assert!(matches!(a.receive(lone, now), Ok(Received::Orphan)));
+}
