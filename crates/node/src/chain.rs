@@ -10,6 +10,7 @@ use crate::spec::{ChainSpec, SpecError};
 use parking_lot::{Mutex, RwLock};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use umbra_consensus::aedpos::{Equivocation, find_equivocation};
 use umbra_crypto::{Keypair, first_invalid_signature, verify_block_signature};
 use umbra_runtime::{
     Account, BlockContext, ChainParams, ExecError, ExecMode, Executor, RefBlocks, TxInvalid,
@@ -24,6 +25,8 @@ use umbra_types::{
 /// Meta key holding the genesis hash, so a data dir cannot be reused with
 /// another spec.
 const META_GENESIS: &str = "genesis";
+/// Most equivocations held until the node reports them.
+const MAX_EVIDENCE: usize = 64;
 /// Meta key of the highest irreversible height this node has seen (BE u64);
 /// fork choice never goes below it, across restarts too.
 const META_IRREVERSIBLE: &str = "irreversible";
@@ -179,6 +182,8 @@ pub struct Chain {
     /// irreversible height.
     side: Mutex<SidePool>,
     genesis: Hash,
+    /// Equivocations seen and not yet taken (see [`Chain::take_evidence`]).
+    evidence: Mutex<Vec<Equivocation>>,
     /// Serialises produce/import/commit so two blocks never race for one height.
     write: Mutex<()>,
 }
@@ -283,6 +288,7 @@ impl Chain {
             irreversible: AtomicU64::new(lib),
             side: Mutex::new(SidePool::default()),
             genesis,
+            evidence: Mutex::new(Vec::new()),
             write: Mutex::new(()),
         })
     }
@@ -575,6 +581,7 @@ impl Chain {
         if self.store.height_of(&hash)?.is_some() || self.side.lock().contains(&hash) {
             return Ok(Received::Known);
         }
+        self.look_for_equivocation(&block)?;
         let head = self.head();
         if block.header.parent_hash == head.hash() {
             let ex = self.validate(block, now_ms)?;
@@ -621,6 +628,38 @@ impl Chain {
             }
             _ => Ok(Received::Side),
         }
+    }
+
+    /// Records `block` as evidence if its proposer also signed the main
+    /// chain's (different) block at its height.
+    fn look_for_equivocation(&self, block: &Block) -> Result<(), ImportError> {
+        let Some(ours) = self.store.header(block.header.height)? else {
+            return Ok(());
+        };
+        let Some(ev) = find_equivocation(&ours, &block.header) else {
+            return Ok(());
+        };
+        // Only signed headers are evidence; an unsigned copy is noise.
+        verify_block_signature(block).map_err(|_| ImportError::BadBlockSignature)?;
+        let mut list = self.evidence.lock();
+        let seen = list
+            .iter()
+            .any(|e| e.first.proposer == ev.first.proposer && e.first.height == ev.first.height);
+        if !seen && list.len() < MAX_EVIDENCE {
+            tracing::warn!(
+                target: "umbra::chain",
+                miner = %ev.first.proposer.address(),
+                height = ev.first.height,
+                "equivocation: the miner signed two blocks at one height"
+            );
+            list.push(ev);
+        }
+        Ok(())
+    }
+
+    /// Takes the equivocations seen since the last call, for reporting.
+    pub fn take_evidence(&self) -> Vec<Equivocation> {
+        std::mem::take(&mut *self.evidence.lock())
     }
 
     /// Imports kept blocks that build on the head, as long as there are.

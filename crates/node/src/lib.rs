@@ -12,6 +12,7 @@
 
 pub mod chain;
 pub mod engine;
+pub mod evidence;
 pub mod forks;
 pub mod keyfile;
 pub mod mempool;

@@ -114,6 +114,8 @@ struct Ctx {
     heads: broadcast::Sender<Header>,
     net: NetworkHandle,
     sync_now: mpsc::Sender<PeerId>,
+    /// Signs equivocation reports (the node's key, if it has one).
+    reporter: Option<umbra_crypto::Keypair>,
 }
 
 /// The running network side of a node.
@@ -129,6 +131,7 @@ impl P2p {
         mempool: Arc<Mutex<Mempool>>,
         heads: broadcast::Sender<Header>,
         outbound: mpsc::Receiver<Outbound>,
+        reporter: Option<umbra_crypto::Keypair>,
     ) -> Result<P2p, NetworkError> {
         let mut cfg = NetworkConfig::new(
             chain.spec().chain_id,
@@ -151,6 +154,7 @@ impl P2p {
             heads,
             net: net.clone(),
             sync_now,
+            reporter,
         });
         let tasks = vec![
             tokio::spawn(event_loop(ctx.clone(), events)),
@@ -200,6 +204,7 @@ async fn event_loop(ctx: Arc<Ctx>, mut events: mpsc::Receiver<NetworkEvent>) {
                 })
                 .await
                 .unwrap_or(Settled::Ignore);
+                report_evidence(&ctx).await;
                 let v = match verdict {
                     Settled::Accept => Verdict::Accept,
                     Settled::Reject => Verdict::Reject,
@@ -220,6 +225,26 @@ async fn event_loop(ctx: Arc<Ctx>, mut events: mpsc::Receiver<NetworkEvent>) {
             }
             NetworkEvent::PeerBanned(p) => {
                 tracing::warn!(target: "umbra::p2p", peer = %p, "peer banned");
+            }
+        }
+    }
+}
+
+/// Reports equivocations the chain saw (with this node's key, if any).
+async fn report_evidence(ctx: &Arc<Ctx>) {
+    let evidence = ctx.chain.take_evidence();
+    let Some(key) = &ctx.reporter else { return };
+    for ev in evidence {
+        let Some(tx) = crate::evidence::report_tx(&ctx.chain, &ctx.mempool, key, &ev) else {
+            continue;
+        };
+        match admit(&ctx.chain, &ctx.mempool, tx.clone()) {
+            Ok((hash, _)) => {
+                tracing::warn!(target: "umbra::p2p", tx = %hash, miner = %ev.first.proposer.address(), "reported an equivocation");
+                let _ = ctx.net.publish_tx(&tx).await;
+            }
+            Err(e) => {
+                tracing::warn!(target: "umbra::p2p", error = %e.message, "could not submit an equivocation report");
             }
         }
     }
@@ -380,6 +405,7 @@ async fn sync_with(ctx: &Arc<Ctx>, peer: PeerId) -> Result<(), SyncError> {
         })
         .await
         .map_err(|_| SyncError::Join)?;
+        report_evidence(ctx).await;
         if outcome.is_err() {
             let _ = ctx.net.report_bad_response(peer);
             return Err(SyncError::Invalid(format!("in blocks from {next}")));

@@ -126,9 +126,16 @@ impl Node {
         let (outbound, p2p) = match cfg.p2p {
             Some(settings) => {
                 let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
-                let p2p = P2p::start(settings, chain.clone(), mempool.clone(), heads.clone(), rx)
-                    .await
-                    .map_err(|e| NodeError::Network(e.to_string()))?;
+                let p2p = P2p::start(
+                    settings,
+                    chain.clone(),
+                    mempool.clone(),
+                    heads.clone(),
+                    rx,
+                    cfg.key.clone(),
+                )
+                .await
+                .map_err(|e| NodeError::Network(e.to_string()))?;
                 let addrs = p2p.handle.listen_addrs().await.unwrap_or_default();
                 tracing::info!(target: "umbra::p2p", peer_id = %p2p.handle.local_peer_id(), ?addrs, "p2p listening");
                 (Some(tx), Some(p2p))

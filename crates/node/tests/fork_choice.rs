@@ -144,3 +144,78 @@ fn the_longer_branch_wins_and_an_invalid_one_is_undone() {
     m[0].sign_block(&mut lone);
     assert!(matches!(a.receive(lone, now), Ok(Received::Orphan)));
 }
+
+/// A miner that signs two blocks at one height is caught by a node that
+/// sees both, and the report it builds slashes the miner's deposit.
+#[test]
+fn an_equivocating_miner_is_reported_and_slashed() {
+    use parking_lot::Mutex;
+    use umbra_node::{Mempool, MempoolConfig, evidence::report_tx};
+    use umbra_runtime::election;
+
+    let m = miners();
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let open_funded = |dir: &std::path::Path| {
+        let (mut spec, _) = dev_spec(500, 1_000);
+        spec.consensus.engine = "aedpos".into();
+        spec.consensus.authorities = m.iter().map(Keypair::public).collect();
+        spec.params.miners = 3;
+        let amount = spec.balances[0].amount.clone();
+        spec.balances.push(umbra_node::spec::GenesisBalance {
+            address: m[1].address(),
+            amount,
+            name: None,
+        });
+        let store = Store::open(dir, StoreConfig::default()).unwrap();
+        let engine = spec.consensus_engine(500).unwrap();
+        Chain::open(store, spec, engine, Box::new(SequentialExecutor)).unwrap()
+    };
+    let (a, b) = (open_funded(da.path()), open_funded(db.path()));
+    let now = 10_000_000;
+    let head = a.head();
+    let announce = m[1].sign_transaction(UnsignedTransaction {
+        chain_id: a.spec().chain_id,
+        sender: m[1].public(),
+        nonce: 0,
+        ref_block: RefBlock::new(head.height, &head.hash()),
+        max_fee: 1_000_000_000,
+        payload: Payload::ElectionAnnounce,
+    });
+    let a1 = mine(&a, &m[0], &[announce], 1_500);
+    assert_eq!(a1.transactions.len(), 1);
+    assert!(matches!(b.receive(a1, now), Ok(Received::Extended(_))));
+    // Miner 2 signs two different blocks in its slot, one on each chain.
+    let first = mine(&a, &m[1], &[], 2_000);
+    let second = mine(&b, &m[1], &[transfer(&b, 0, 1)], 2_100);
+    assert_ne!(first.hash(), second.hash());
+    assert!(a.take_evidence().is_empty());
+    assert!(matches!(a.receive(second.clone(), now), Ok(Received::Side)));
+    let evidence = a.take_evidence();
+    assert_eq!(evidence.len(), 1);
+    assert_eq!(evidence[0].first.proposer, m[1].public());
+    // Seen once, reported once.
+    assert!(a.take_evidence().is_empty());
+
+    let mempool = Mutex::new(Mempool::new(MempoolConfig::default()));
+    let reporter = dev_keypair("carol");
+    let tx = report_tx(&a, &mempool, &reporter, &evidence[0]).expect("a report");
+    let a3 = mine(&a, &m[2], &[tx], 2_500);
+    assert_eq!(a3.transactions.len(), 1);
+    let receipts = a.store().receipts(a3.header.height).unwrap().unwrap();
+    assert!(
+        matches!(receipts[0].status, umbra_types::TxStatus::Success),
+        "{:?}",
+        receipts[0].status
+    );
+    let state = a.store().state_at(a.head().height);
+    let record = election::candidates(&state)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.key == m[1].public())
+        .unwrap()
+        .record;
+    assert!(record.slashed);
+    assert_eq!(record.deposit, 0);
+    // A slashed miner is not worth a second report.
+    assert!(report_tx(&a, &mempool, &reporter, &evidence[0]).is_none());
+}
