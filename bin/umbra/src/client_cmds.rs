@@ -229,11 +229,12 @@ pub async fn tx(a: TxArgs, g: &Global) -> anyhow::Result<()> {
 pub async fn status(a: StatusArgs, g: &Global) -> anyhow::Result<()> {
     let s = client(&a.conn)?.status().await?;
     emit(g.json, &s, || {
-        format!(
-            "chain {} ({} consensus, {} ms blocks), umbra {}\n  height:              {} ({})\n  irreversible height: {}\n  peers:               {}\n  mempool:             {} ready, {} queued\n  producing:           {}",
+        let mut out = format!(
+            "chain {} ({} consensus, {} ms {}), umbra {}\n  height:              {} ({})\n  irreversible height: {}\n  peers:               {}\n  mempool:             {} ready, {} queued\n  producing:           {}",
             s.chain_id,
             s.consensus,
             s.block_time_ms,
+            if s.round.is_some() { "slots" } else { "blocks" },
             s.version,
             s.height,
             s.head_hash,
@@ -242,6 +243,17 @@ pub async fn status(a: StatusArgs, g: &Global) -> anyhow::Result<()> {
             s.mempool_ready,
             s.mempool_queued,
             s.producing
-        )
+        );
+        if let (Some(round), Some(term)) = (s.round, s.term) {
+            out.push_str(&format!("\n  round:               {round} (term {term})"));
+        }
+        if let Some(next) = s.next_slot_ms {
+            let wait = next.saturating_sub(umbra_node::now_ms());
+            out.push_str(&format!("\n  next slot:           in {wait} ms"));
+        }
+        if let Some(id) = &s.peer_id {
+            out.push_str(&format!("\n  peer id:             {id}"));
+        }
+        out
     })
 }
