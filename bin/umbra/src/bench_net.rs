@@ -11,7 +11,7 @@
 
 use crate::cli::BenchNetArgs;
 use anyhow::{Context, anyhow, bail};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -23,6 +23,9 @@ use umbra_types::{Amount, Hash, Payload, RefBlock, UnsignedTransaction, encode, 
 /// Transfers a dev account sends before waiting for them to be included
 /// (the mempool takes at most 2048 pending per sender).
 const FUNDING_WAVE: usize = 2_000;
+/// A dev account whose nonce has not moved for this long gets its missing
+/// funding transfers again.
+const FUNDING_RESEND_AFTER: Duration = Duration::from_secs(5);
 /// Most transactions per `tx_submitBatch` call.
 const MAX_BATCH: usize = umbra_rpc::MAX_SUBMIT_BATCH;
 /// Each bench account gets at most this much (base units: 100 UMB).
@@ -34,6 +37,15 @@ const TICK: Duration = Duration::from_millis(100);
 /// Submit calls in flight at once; past this the load falls behind its
 /// target, which `tps_submitted` shows.
 const MAX_IN_FLIGHT: usize = 64;
+/// A refused transfer is signed again (same sender and nonce, a fresh
+/// reference block) this many times per sender before the sender is taken
+/// out of the rotation.
+const MAX_REFUSALS_PER_SENDER: u32 = 3;
+/// Reference blocks this far behind the slowest node's head, clear of
+/// short forks.
+const REF_FORK_MARGIN: u64 = 3;
+/// Reference blocks at most this far behind node 0's head (the window is 64).
+const REF_MAX_AGE: u64 = 32;
 /// How long to wait, after the load, for included transactions to finalize.
 const DRAIN: Duration = Duration::from_secs(30);
 
@@ -178,18 +190,37 @@ struct Seen {
     irreversible: u64,
     /// Times a fetched block turned out replaced by a reorg.
     reorgs: u64,
+    /// Every node's head height, polled every 200 ms.
+    node_heads: Vec<u64>,
     max_block_txs: usize,
     errors: u64,
     last_error: Option<String>,
 }
 
 impl Seen {
-    /// A recent block to reference: two behind the head, so every node
-    /// likely has it too.
-    fn ref_block(&self, floor: u64) -> RefBlock {
-        let h = self.head.saturating_sub(2).max(floor);
+    /// A recent block every node has: a few behind the slowest node's head
+    /// (short forks), but no more than `REF_MAX_AGE` behind node 0's.
+    fn ref_block(&self) -> RefBlock {
+        let slowest = self.node_heads.iter().copied().min().unwrap_or(self.head);
+        let h = slowest
+            .min(self.head)
+            .saturating_sub(REF_FORK_MARGIN)
+            .max(self.head.saturating_sub(REF_MAX_AGE))
+            .max(self.start);
         let hash = self.block_hash.get(&h).copied().unwrap_or_default();
         RefBlock::new(h, &hash)
+    }
+}
+
+/// Polls every node's head every 200 ms, for reference blocks they all know.
+async fn watch_heads(clients: Vec<Arc<RpcClient>>, seen: Arc<Mutex<Seen>>) {
+    loop {
+        for (i, c) in clients.iter().enumerate() {
+            if let Ok(h) = c.head().await {
+                seen.lock().unwrap().node_heads[i] = h.height;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -259,9 +290,82 @@ async fn observe(client: Arc<RpcClient>, seen: Arc<Mutex<Seen>>) {
     }
 }
 
+/// Signs and submits load batches, each on its own task, round-robin over
+/// the nodes.
+struct Batcher {
+    keys: Arc<Vec<Keypair>>,
+    chain_id: u64,
+    clients: Vec<Arc<RpcClient>>,
+    slots: Arc<tokio::sync::Semaphore>,
+    results: tokio::sync::mpsc::UnboundedSender<BatchResult>,
+}
+
+impl Batcher {
+    /// Sends exactly one `BatchResult` for the batch, whatever happens.
+    async fn spawn(
+        &self,
+        plan: Vec<(usize, u64)>,
+        index: usize,
+        ref_block: RefBlock,
+    ) -> anyhow::Result<()> {
+        let permit = self.slots.clone().acquire_owned().await?;
+        let client = self.clients[index % self.clients.len()].clone();
+        let (keys, results, chain_id) = (self.keys.clone(), self.results.clone(), self.chain_id);
+        tokio::spawn(async move {
+            let _permit = permit;
+            let n = keys.len();
+            let to_sign = plan.clone();
+            let signing = tokio::task::spawn_blocking(move || {
+                to_sign
+                    .iter()
+                    .map(|&(s, nonce)| {
+                        let k = &keys[s];
+                        let tx = k.sign_transaction(UnsignedTransaction {
+                            chain_id,
+                            sender: k.public(),
+                            nonce,
+                            ref_block,
+                            max_fee: MAX_FEE,
+                            payload: Payload::Transfer {
+                                to: keys[(s + n / 2 + 1) % n].address(),
+                                amount: 1,
+                            },
+                        });
+                        hex::encode(encode(&tx))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await;
+            let submitted_at = Instant::now();
+            let (outcome, errors) = match signing {
+                Err(e) => (Err(format!("signing failed: {e}")), Vec::new()),
+                Ok(hexes) => match client.submit_batch(hexes).await {
+                    Ok(o) => {
+                        let errors = o
+                            .iter()
+                            .filter_map(|x| x.error.as_ref().map(|e| e.message.clone()))
+                            .collect();
+                        (Ok(o.into_iter().map(|x| x.hash).collect()), errors)
+                    }
+                    Err(e) => (Err(format!("{}: {e}", client.url())), Vec::new()),
+                },
+            };
+            let _ = results.send(BatchResult {
+                senders: plan,
+                submitted_at,
+                finished_at: Instant::now(),
+                outcome,
+                errors,
+            });
+        });
+        Ok(())
+    }
+}
+
 /// What one submit call came back with.
 struct BatchResult {
-    senders: Vec<usize>,
+    /// (sender, nonce) of each transfer, in order.
+    senders: Vec<(usize, u64)>,
     submitted_at: Instant,
     finished_at: Instant,
     outcome: Result<Vec<Option<Hash>>, String>,
@@ -276,8 +380,11 @@ struct Tally {
     last_finish: Option<Instant>,
     /// Accepted transactions and when they were submitted.
     submit_at: HashMap<Hash, Instant>,
-    /// Senders taken out of the rotation after a refusal: their later
-    /// nonces would wait on the refused one for ever.
+    /// Refused (sender, nonce) pairs to send again: later nonces of the
+    /// sender wait on them.
+    retry: VecDeque<(usize, u64)>,
+    refusals: Vec<u32>,
+    /// Senders refused too often, taken out of the rotation.
     dropped: Vec<bool>,
     dropped_count: usize,
 }
@@ -290,9 +397,26 @@ impl Tally {
             reasons: BTreeMap::new(),
             last_finish: None,
             submit_at: HashMap::new(),
+            retry: VecDeque::new(),
+            refusals: vec![0; accounts],
             dropped: vec![false; accounts],
             dropped_count: 0,
         }
+    }
+
+    /// Up to `max` refused transfers to send again, dropping those of
+    /// dropped senders.
+    fn take_retries(&mut self, max: usize) -> Vec<(usize, u64)> {
+        let mut out = Vec::new();
+        while out.len() < max {
+            let Some((s, n)) = self.retry.pop_front() else {
+                break;
+            };
+            if !self.dropped[s] {
+                out.push((s, n));
+            }
+        }
+        out
     }
 
     fn add(&mut self, r: BatchResult) {
@@ -306,7 +430,7 @@ impl Tally {
             }
         };
         let mut errors = r.errors.into_iter();
-        for (s, h) in r.senders.iter().zip(outcomes) {
+        for (&(s, nonce), h) in r.senders.iter().zip(outcomes) {
             match h {
                 Some(h) => {
                     self.submit_at.insert(h, r.submitted_at);
@@ -316,9 +440,14 @@ impl Tally {
                     if let Some(e) = errors.next() {
                         *self.reasons.entry(e).or_default() += 1;
                     }
-                    if !self.dropped[*s] {
-                        self.dropped[*s] = true;
-                        self.dropped_count += 1;
+                    self.refusals[s] += 1;
+                    if self.refusals[s] > MAX_REFUSALS_PER_SENDER {
+                        if !self.dropped[s] {
+                            self.dropped[s] = true;
+                            self.dropped_count += 1;
+                        }
+                    } else {
+                        self.retry.push_back((s, nonce));
                     }
                 }
             }
@@ -497,6 +626,7 @@ async fn run(
     let mut initial = Seen {
         start: start_head.height,
         head: start_head.height,
+        node_heads: vec![start_head.height; clients.len()],
         ..Seen::default()
     };
     initial
@@ -510,6 +640,7 @@ async fn run(
     let seen = Arc::new(Mutex::new(initial));
     let observer = tokio::spawn(observe(c0.clone(), seen.clone()));
     let abort_observer = AbortOnDrop(observer);
+    let _abort_heads = AbortOnDrop(tokio::spawn(watch_heads(clients.clone(), seen.clone())));
 
     let per_tick = ((a.tps as f64) / 10.0).round() as usize;
     let ticks = a.duration.as_millis().div_ceil(TICK.as_millis()) as usize;
@@ -529,22 +660,31 @@ async fn run(
     let mut nonce = vec![0u64; a.accounts];
     let mut cursor = 0usize;
     let (res_tx, mut res_rx) = tokio::sync::mpsc::unbounded_channel::<BatchResult>();
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+    let batcher = Batcher {
+        keys: keys.clone(),
+        chain_id,
+        clients: clients.clone(),
+        slots: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+        results: res_tx,
+    };
     let mut tally = Tally::new(a.accounts);
+    let (mut batches, mut answered) = (0usize, 0usize);
 
     let load_start = Instant::now();
     let mut interval = tokio::time::interval(TICK);
     let mut last_progress = Instant::now();
-    for tick in 0..ticks {
+    for _ in 0..ticks {
         interval.tick().await;
         while let Ok(r) = res_rx.try_recv() {
             tally.add(r);
+            answered += 1;
         }
         if tally.dropped_count == a.accounts {
-            say("every sender had a transfer refused; stopping the load early".into());
+            say("every sender was refused too often; stopping the load early".into());
             break;
         }
-        let mut plan = Vec::with_capacity(per_tick);
+        // Refused nonces first: their senders' later nonces wait on them.
+        let mut plan = tally.take_retries(per_tick);
         while plan.len() < per_tick {
             let s = cursor % a.accounts;
             cursor += 1;
@@ -554,56 +694,9 @@ async fn run(
             plan.push((s, nonce[s]));
             nonce[s] += 1;
         }
-        let ref_block = seen.lock().unwrap().ref_block(start_head.height);
-        let permit = slots.clone().acquire_owned().await?;
-        let client = clients[tick % clients.len()].clone();
-        let (keys, res_tx) = (keys.clone(), res_tx.clone());
-        tokio::spawn(async move {
-            let _permit = permit;
-            let n = keys.len();
-            let signing = tokio::task::spawn_blocking(move || {
-                plan.iter()
-                    .map(|&(s, nonce)| {
-                        let k = &keys[s];
-                        let tx = k.sign_transaction(UnsignedTransaction {
-                            chain_id,
-                            sender: k.public(),
-                            nonce,
-                            ref_block,
-                            max_fee: MAX_FEE,
-                            payload: Payload::Transfer {
-                                to: keys[(s + n / 2 + 1) % n].address(),
-                                amount: 1,
-                            },
-                        });
-                        (s, hex::encode(encode(&tx)))
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .await;
-            let Ok(signed) = signing else { return };
-            let (senders, hexes): (Vec<usize>, Vec<String>) = signed.into_iter().unzip();
-            let submitted_at = Instant::now();
-            let out = client.submit_batch(hexes).await;
-            let finished_at = Instant::now();
-            let (outcome, errors) = match out {
-                Ok(o) => {
-                    let errors = o
-                        .iter()
-                        .filter_map(|x| x.error.as_ref().map(|e| e.message.clone()))
-                        .collect();
-                    (Ok(o.into_iter().map(|x| x.hash).collect()), errors)
-                }
-                Err(e) => (Err(format!("{}: {e}", client.url())), Vec::new()),
-            };
-            let _ = res_tx.send(BatchResult {
-                senders,
-                submitted_at,
-                finished_at,
-                outcome,
-                errors,
-            });
-        });
+        let ref_block = seen.lock().unwrap().ref_block();
+        batcher.spawn(plan, batches, ref_block).await?;
+        batches += 1;
         if last_progress.elapsed() >= Duration::from_secs(5) {
             last_progress = Instant::now();
             let s = seen.lock().unwrap();
@@ -617,10 +710,25 @@ async fn run(
             ));
         }
     }
-    drop(res_tx);
-    while let Some(r) = res_rx.recv().await {
-        tally.add(r);
+    // Send again what was refused at the end. Every refusal counts against
+    // its sender, so this ends.
+    loop {
+        while answered < batches {
+            let r = res_rx.recv().await.context("a submit task vanished")?;
+            tally.add(r);
+            answered += 1;
+        }
+        let plan = tally.take_retries(usize::MAX);
+        if plan.is_empty() {
+            break;
+        }
+        let ref_block = seen.lock().unwrap().ref_block();
+        for chunk in plan.chunks(per_tick) {
+            batcher.spawn(chunk.to_vec(), batches, ref_block).await?;
+            batches += 1;
+        }
     }
+    drop(batcher);
     let Tally {
         submitted,
         refused,
@@ -758,6 +866,11 @@ async fn run(
     for (m, n) in reasons.iter().take(5) {
         text.push_str(&format!("\n  refused ×{n}: {m}"));
     }
+    if dropped_count > 0 {
+        text.push_str(&format!(
+            "\n  senders dropped after {MAX_REFUSALS_PER_SENDER} refusals: {dropped_count} (their later transfers wait for ever)"
+        ));
+    }
     if s.reorgs > 0 {
         text.push_str(&format!("\n  reorgs seen on node 0: {}", s.reorgs));
     }
@@ -833,30 +946,37 @@ async fn fund(
         umbra_types::format_amount(amount),
         devs.len()
     ));
+    let sign = |j: usize, nonce: u64, to: usize, head: &umbra_rpc::HeaderView| {
+        let d = &devs[j];
+        let tx = d.sign_transaction(UnsignedTransaction {
+            chain_id,
+            sender: d.public(),
+            nonce,
+            ref_block: RefBlock::new(head.height, &head.hash),
+            max_fee: MAX_FEE,
+            payload: Payload::Transfer {
+                to: keys[to].address(),
+                amount,
+            },
+        });
+        hex::encode(encode(&tx))
+    };
     let started = Instant::now();
     let mut funded = 0usize;
     while todo.iter().any(|t| !t.is_empty()) {
         let head = c0.head().await?;
+        // Per dev account: (nonce, recipient) of this wave.
+        let mut wave: Vec<Vec<(u64, usize)>> = vec![Vec::new(); devs.len()];
         let mut hexes = Vec::new();
-        for (j, d) in devs.iter().enumerate() {
+        for j in 0..devs.len() {
             let take = todo[j].len().min(FUNDING_WAVE);
             for i in todo[j].drain(..take) {
-                let tx = d.sign_transaction(UnsignedTransaction {
-                    chain_id,
-                    sender: d.public(),
-                    nonce: nonce[j],
-                    ref_block: RefBlock::new(head.height, &head.hash),
-                    max_fee: MAX_FEE,
-                    payload: Payload::Transfer {
-                        to: keys[i].address(),
-                        amount,
-                    },
-                });
+                wave[j].push((nonce[j], i));
+                hexes.push(sign(j, nonce[j], i, &head));
                 nonce[j] += 1;
-                hexes.push(hex::encode(encode(&tx)));
             }
         }
-        let wave = hexes.len();
+        let size = hexes.len();
         for chunk in hexes.chunks(MAX_BATCH) {
             let out = c0.submit_batch(chunk.to_vec()).await?;
             if let Some(e) = out.iter().find_map(|o| o.error.as_ref()) {
@@ -867,28 +987,61 @@ async fn fund(
                 );
             }
         }
-        // Included on node 0: every dev's chain nonce caught up.
+        // Included on node 0: every dev's chain nonce caught up. One stuck
+        // for a while gets its missing transfers again (a node may lose
+        // one from its mempool, in a reorg say).
         let deadline = Instant::now() + Duration::from_secs(120);
+        let mut progress: Vec<(u64, Instant)> = vec![(u64::MAX, Instant::now()); devs.len()];
         loop {
             let mut behind = None;
             for (j, d) in devs.iter().enumerate() {
                 let acc = c0.account(&d.address()).await?;
-                if acc.nonce < nonce[j] {
-                    behind = Some((j, acc.nonce));
-                    break;
+                if acc.nonce >= nonce[j] {
+                    continue;
+                }
+                behind = Some((j, acc.clone()));
+                if progress[j].0 != acc.nonce {
+                    progress[j] = (acc.nonce, Instant::now());
+                } else if progress[j].1.elapsed() > FUNDING_RESEND_AFTER {
+                    let head = c0.head().await?;
+                    let again: Vec<String> = wave[j]
+                        .iter()
+                        .filter(|(n, _)| *n >= acc.nonce)
+                        .map(|&(n, i)| sign(j, n, i, &head))
+                        .collect();
+                    say(format!(
+                        "  dev:{} stuck at nonce {} of {} (pending nonce {}); sending its last {} funding transfers again",
+                        DEV_ACCOUNT_NAMES[j],
+                        acc.nonce,
+                        nonce[j],
+                        acc.pending_nonce,
+                        again.len()
+                    ));
+                    for chunk in again.chunks(MAX_BATCH) {
+                        // Refusals (already pending) are expected here.
+                        c0.submit_batch(chunk.to_vec()).await?;
+                    }
+                    progress[j].1 = Instant::now();
                 }
             }
-            let Some((j, at)) = behind else { break };
+            let Some((j, acc)) = behind else { break };
             if Instant::now() > deadline {
+                let st = c0.status().await?;
                 bail!(
-                    "funding stalled: dev:{} at nonce {at} of {} after 120 s",
+                    "funding stalled on node 0: dev:{} at nonce {} of {} (pending nonce {}) after 120 s; \
+                     node 0 at height {}, mempool {} ready, {} queued",
                     DEV_ACCOUNT_NAMES[j],
-                    nonce[j]
+                    acc.nonce,
+                    nonce[j],
+                    acc.pending_nonce,
+                    st.height,
+                    st.mempool_ready,
+                    st.mempool_queued
                 );
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        funded += wave;
+        funded += size;
         say(format!(
             "  funded {funded}/{} ({:.1} s)",
             keys.len(),
