@@ -258,9 +258,11 @@ impl Producer {
                         .flatten();
                     nap(next.map_or(MAX_NAP_MS, |t| t.saturating_sub(now)).max(1));
                 }
+                // A reorganisation moving the head under this read is
+                // transient: look again soon, without a flood of logs.
                 Err(e) => {
-                    tracing::error!(target: "umbra::producer", error = %e, "cannot read the consensus state");
-                    std::thread::sleep(Duration::from_millis(500));
+                    tracing::debug!(target: "umbra::producer", error = %e, "cannot read the consensus state");
+                    std::thread::sleep(Duration::from_millis(MAX_NAP_MS));
                 }
             }
         }

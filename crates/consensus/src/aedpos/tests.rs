@@ -207,7 +207,8 @@ fn slot_holds_at_most_max_blocks() {
 fn rounds_reveal_and_reorder() {
     let mut c = Chain::new(5, AedposConfig::default());
     c.mine_round();
-    assert_eq!(c.state.irreversible, 0, "no previous round yet");
+    // Heights 1..5 by five miners: four of them built at height 2 or above.
+    assert_eq!(c.state.irreversible, 2);
     let before = c.state.round.clone();
     c.close_round();
     assert_eq!(c.state.round.number, 2);
@@ -232,13 +233,13 @@ fn rounds_reveal_and_reorder() {
         },
     };
     assert_eq!(c.try_apply(m, start, &hidden), Err(AedposError::BadReveal));
-    // Honest reveals: the irreversible height moves once four of five
-    // miners have mined in round 2 (their round-1 heights are 1..5).
+    // Honest reveals: the irreversible height follows the miners' newest
+    // first blocks (round 2's heights are 7..11, after the closer at 6).
     c.mine_round();
-    assert_eq!(c.state.irreversible, 2);
+    assert_eq!(c.state.irreversible, 8);
     c.close_round();
     c.mine_round();
-    assert!(c.state.irreversible > 2);
+    assert!(c.state.irreversible > 8);
 }
 
 #[test]
@@ -376,11 +377,14 @@ fn tiny_blocks_stop_when_irreversibility_lags() {
     let mut c = Chain::new(
         1,
         AedposConfig {
-            throttle_lag_blocks: 2,
+            throttle_lag_blocks: 1,
             ..AedposConfig::default()
         },
     );
+    // The lone miner's first block is irreversible at once (quorum 1);
+    // tiny blocks do not move the irreversible height.
     c.mine(1, I);
+    assert_eq!(c.state.irreversible, 1);
     c.mine(1, I + 100);
     assert_eq!(c.propose(1, I + 200), None);
     let tiny = ConsensusData {
@@ -389,7 +393,7 @@ fn tiny_blocks_stop_when_irreversibility_lags() {
     };
     assert_eq!(
         c.try_apply(1, I + 200, &tiny),
-        Err(AedposError::Throttled { lag: 3 })
+        Err(AedposError::Throttled { lag: 2 })
     );
 }
 
