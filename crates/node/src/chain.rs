@@ -182,6 +182,8 @@ pub struct Chain {
     /// irreversible height.
     side: Mutex<SidePool>,
     genesis: Hash,
+    /// Transactions whose signatures were checked on admission.
+    verified: crate::verified::VerifiedTxs,
     /// Equivocations seen and not yet taken (see [`Chain::take_evidence`]).
     evidence: Mutex<Vec<Equivocation>>,
     /// Serialises produce/import/commit so two blocks never race for one height.
@@ -289,6 +291,7 @@ impl Chain {
             side: Mutex::new(SidePool::default()),
             genesis,
             evidence: Mutex::new(Vec::new()),
+            verified: Default::default(),
             write: Mutex::new(()),
         })
     }
@@ -311,6 +314,29 @@ impl Chain {
 
     pub fn head(&self) -> Header {
         self.head.read().clone()
+    }
+
+    /// Remembers that `hash`'s signature verified (admission calls this).
+    pub fn mark_verified(&self, hash: Hash) {
+        self.verified.insert(hash);
+    }
+
+    /// Verifies the signatures of the transactions not already verified on
+    /// admission (same hash, same signed bytes).
+    fn verify_unseen_signatures(&self, txs: &[Transaction]) -> Result<(), ImportError> {
+        let unseen: Vec<usize> = (0..txs.len())
+            .filter(|&i| !self.verified.contains(&txs[i].hash()))
+            .collect();
+        if unseen.len() == txs.len() {
+            return verify_tx_signatures(txs);
+        }
+        let subset: Vec<Transaction> = unseen.iter().map(|&i| txs[i].clone()).collect();
+        match first_invalid_signature(&subset) {
+            Some(k) => Err(ImportError::BadTxSignature {
+                index: unseen.get(k).copied().unwrap_or(k),
+            }),
+            None => Ok(()),
+        }
     }
 
     pub fn genesis_hash(&self) -> Hash {
@@ -501,7 +527,7 @@ impl Chain {
         let parent_state = self.store.state_at(parent.height);
         let consensus_entry = self.engine.check(&parent_state, &parent, h)?;
         verify_block_signature(&block).map_err(|_| ImportError::BadBlockSignature)?;
-        verify_tx_signatures(&block.transactions)?;
+        self.verify_unseen_signatures(&block.transactions)?;
         if tx_root(&block.transactions) != h.tx_root {
             return Err(ImportError::TxRootMismatch);
         }

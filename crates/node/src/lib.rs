@@ -24,6 +24,7 @@ pub mod rpc_server;
 pub mod service;
 pub mod spec;
 pub mod submit;
+pub mod verified;
 
 pub use chain::{Chain, ChainError, ImportError};
 pub use keyfile::{KeyFileError, load_key, save_key};

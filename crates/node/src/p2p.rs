@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
-use umbra_crypto::verify_transaction;
+use umbra_crypto::verify_transactions_parallel;
 use umbra_network::{
     ChainStatus, Multiaddr, Network, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle,
     PeerId, SyncProvider, Verdict,
@@ -26,6 +26,12 @@ const SYNC_HEADERS: u32 = 512;
 const SYNC_BLOCKS: u32 = 64;
 /// How often the node compares its head with its peers'.
 const SYNC_INTERVAL: Duration = Duration::from_millis(1_000);
+/// Gossiped transactions waiting for the admission worker; more are
+/// ignored (no penalty: the sender did nothing wrong).
+const TX_QUEUE: usize = 16_384;
+/// Most gossiped transactions admitted in one batch (signatures verified
+/// together, in parallel).
+const TX_BATCH: usize = 1_024;
 
 /// Where the node listens and whom it joins through.
 #[derive(Clone, Debug)]
@@ -143,11 +149,14 @@ impl P2p {
         // runs more often than the default on small networks.
         cfg.discovery_interval = Duration::from_secs(5);
         cfg.max_tx_bytes = cfg.max_tx_bytes.max(chain.params().max_tx_bytes as usize);
+        // Thousands of transactions a second arrive as single events.
+        cfg.event_queue = 16_384;
         let provider = Arc::new(ChainProvider {
             chain: chain.clone(),
         });
         let (net, events) = Network::start(cfg, provider).await?;
         let (sync_now, sync_rx) = mpsc::channel(64);
+        let (txs_in, txs_rx) = mpsc::channel(TX_QUEUE);
         let ctx = Arc::new(Ctx {
             chain,
             mempool,
@@ -157,7 +166,8 @@ impl P2p {
             reporter,
         });
         let tasks = vec![
-            tokio::spawn(event_loop(ctx.clone(), events)),
+            tokio::spawn(event_loop(ctx.clone(), events, txs_in)),
+            tokio::spawn(tx_worker(ctx.clone(), txs_rx)),
             tokio::spawn(sync_loop(ctx.clone(), sync_rx)),
             tokio::spawn(outbound_loop(ctx, outbound)),
         ];
@@ -186,15 +196,28 @@ async fn outbound_loop(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Outbound>) {
     }
 }
 
-async fn event_loop(ctx: Arc<Ctx>, mut events: mpsc::Receiver<NetworkEvent>) {
+/// A gossiped transaction waiting for admission.
+struct GossipedTx {
+    source: PeerId,
+    id: umbra_network::MessageId,
+    tx: Transaction,
+}
+
+async fn event_loop(
+    ctx: Arc<Ctx>,
+    mut events: mpsc::Receiver<NetworkEvent>,
+    txs: mpsc::Sender<GossipedTx>,
+) {
     while let Some(ev) = events.recv().await {
         match ev {
+            // Admitted in batches by `tx_worker`, so blocks are not queued
+            // behind thousands of signature checks.
             NetworkEvent::Transaction { source, id, tx } => {
-                let c = ctx.clone();
-                let verdict = tokio::task::spawn_blocking(move || gossiped_tx(&c, tx))
-                    .await
-                    .unwrap_or(Verdict::Ignore);
-                let _ = ctx.net.report_validation(id, source, verdict);
+                if let Err(mpsc::error::TrySendError::Full(t)) =
+                    txs.try_send(GossipedTx { source, id, tx })
+                {
+                    let _ = ctx.net.report_validation(t.id, t.source, Verdict::Ignore);
+                }
             }
             NetworkEvent::Block { source, id, block } => {
                 let c = ctx.clone();
@@ -250,10 +273,44 @@ async fn report_evidence(ctx: &Arc<Ctx>) {
     }
 }
 
-fn gossiped_tx(ctx: &Ctx, tx: Transaction) -> Verdict {
-    if verify_transaction(&tx).is_err() {
-        return Verdict::Reject;
+/// Admits gossiped transactions a batch at a time: whatever is queued (up
+/// to `TX_BATCH`), signatures verified together in parallel.
+async fn tx_worker(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<GossipedTx>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < TX_BATCH {
+            match rx.try_recv() {
+                Ok(t) => batch.push(t),
+                Err(_) => break,
+            }
+        }
+        let c = ctx.clone();
+        let verdicts = tokio::task::spawn_blocking(move || {
+            let txs: Vec<Transaction> = batch.iter().map(|g| g.tx.clone()).collect();
+            let sigs_ok = verify_transactions_parallel(&txs);
+            batch
+                .into_iter()
+                .zip(sigs_ok)
+                .map(|(g, ok)| {
+                    let v = if ok {
+                        admit_gossiped(&c, g.tx)
+                    } else {
+                        Verdict::Reject
+                    };
+                    (g.id, g.source, v)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        for (id, source, v) in verdicts {
+            let _ = ctx.net.report_validation(id, source, v);
+        }
     }
+}
+
+/// The verdict on a gossiped transaction whose signature verified.
+fn admit_gossiped(ctx: &Ctx, tx: Transaction) -> Verdict {
     match admit(&ctx.chain, &ctx.mempool, tx) {
         Ok(_) => Verdict::Accept,
         // Signed but malformed (wrong chain, oversized): the sender relayed

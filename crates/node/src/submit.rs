@@ -114,6 +114,8 @@ pub fn admit(
         return Err(Rejection::AlreadyKnown.into());
     }
     let adm = mempool.lock().insert(tx, hash, acct.nonce)?;
+    // Every caller verified the signature before admitting.
+    chain.mark_verified(hash);
     Ok((hash, adm))
 }
 
