@@ -108,12 +108,15 @@ fn bad_inputs_get_documented_errors_and_the_node_keeps_going() {
     assert_eq!(code(&c.submit_hex(&"ab".repeat(50_000))), 1003);
 
     // A good one goes in; the same again is a known transaction; replayed after inclusion, a low nonce.
-    let ok = c.submit(&good);
-    let hash = ok["result"]
+    // Both copies in one batch, so no block can include the first in
+    // between (with 50 ms blocks a second call could see it included).
+    let h = hex::encode(encode(&good));
+    let both = d.rpc("tx_submitBatch", json!([[h, h]]));
+    let hash = both["result"][0]["hash"]
         .as_str()
-        .unwrap_or_else(|| panic!("good tx refused: {ok}"))
+        .unwrap_or_else(|| panic!("good tx refused: {both}"))
         .to_string();
-    assert_eq!(code(&c.submit(&good)), 1012);
+    assert_eq!(both["result"][1]["error"]["code"], 1012, "{both}");
     let start = std::time::Instant::now();
     while d.rpc("chain_tx", json!([hash]))["result"]["status"] != "included" {
         assert!(start.elapsed() < Duration::from_secs(20));
