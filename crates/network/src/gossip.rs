@@ -122,6 +122,9 @@ pub fn config(cfg: &NetworkConfig, topics: &Topics) -> Result<gossipsub::Config,
         // Mesh forms a second after start instead of five; matters for
         // devnets and tests, costs nothing on a long-running node.
         .heartbeat_initial_delay(Duration::from_secs(1))
+        // Thousands of transactions a second, each its own message, filled
+        // the default 5,000-message queue per peer and dropped them.
+        .connection_handler_queue_len(32_768)
         .build()
         .map_err(|e| NetworkError::Config(format!("gossipsub: {e}")))
 }
