@@ -217,7 +217,9 @@ async fn watch_heads(clients: Vec<Arc<RpcClient>>, seen: Arc<Mutex<Seen>>) {
     loop {
         for (i, c) in clients.iter().enumerate() {
             if let Ok(h) = c.head().await {
-                seen.lock().unwrap().node_heads[i] = h.height;
+                seen.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .node_heads[i] = h.height;
             }
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -226,9 +228,15 @@ async fn watch_heads(clients: Vec<Arc<RpcClient>>, seen: Arc<Mutex<Seen>>) {
 
 /// Polls node 0 every ~25 ms: new blocks and the irreversible height.
 async fn observe(client: Arc<RpcClient>, seen: Arc<Mutex<Seen>>) {
-    let mut next = seen.lock().unwrap().head + 1;
+    let mut next = seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .head
+        + 1;
     let note = |seen: &Mutex<Seen>, e: String| {
-        let mut s = seen.lock().unwrap();
+        let mut s = seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         s.errors += 1;
         s.last_error = Some(e);
     };
@@ -239,7 +247,9 @@ async fn observe(client: Arc<RpcClient>, seen: Arc<Mutex<Seen>>) {
                     match client.block(serde_json::json!(next)).await {
                         Ok(b) => {
                             let t = Instant::now();
-                            let mut s = seen.lock().unwrap();
+                            let mut s = seen
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner);
                             // A reorg replaced the block below: fetch that
                             // height again (down to where the chains meet).
                             if next > s.start + 1
@@ -274,7 +284,9 @@ async fn observe(client: Arc<RpcClient>, seen: Arc<Mutex<Seen>>) {
         match client.status().await {
             Ok(st) => {
                 let t = Instant::now();
-                let mut s = seen.lock().unwrap();
+                let mut s = seen
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 // Only heights whose block was fetched, so finality never
                 // comes before inclusion.
                 let fin = st.irreversible_height.min(s.head);
@@ -694,12 +706,17 @@ async fn run(
             plan.push((s, nonce[s]));
             nonce[s] += 1;
         }
-        let ref_block = seen.lock().unwrap().ref_block();
+        let ref_block = seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .ref_block();
         batcher.spawn(plan, batches, ref_block).await?;
         batches += 1;
         if last_progress.elapsed() >= Duration::from_secs(5) {
             last_progress = Instant::now();
-            let s = seen.lock().unwrap();
+            let s = seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             say(format!(
                 "  {:>5.1} s: {} sent, {} refused, head {}, irreversible {}",
                 load_start.elapsed().as_secs_f64(),
@@ -722,7 +739,10 @@ async fn run(
         if plan.is_empty() {
             break;
         }
-        let ref_block = seen.lock().unwrap().ref_block();
+        let ref_block = seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .ref_block();
         for chunk in plan.chunks(per_tick) {
             batcher.spawn(chunk.to_vec(), batches, ref_block).await?;
             batches += 1;
@@ -752,7 +772,9 @@ async fn run(
     let mut last_progress = Instant::now();
     loop {
         let (included, finalized) = {
-            let s = seen.lock().unwrap();
+            let s = seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             count(&submit_at, &s)
         };
         if included == accepted && finalized == accepted {
@@ -779,7 +801,9 @@ async fn run(
     drop(abort_observer);
 
     // 7. Results.
-    let s = seen.lock().unwrap();
+    let s = seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut incl = Vec::new();
     let mut fin = Vec::new();
     for (h, t0) in &submit_at {

@@ -10,9 +10,9 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use umbra_crypto::{DEV_ACCOUNT_NAMES, Keypair, dev_keypair};
+use umbra_crypto::Keypair;
 use umbra_node::p2p::p2p_secret;
-use umbra_node::spec::{AedposSpec, ConsensusSpec, GenesisBalance};
+use umbra_node::spec::{AedposSpec, ConsensusSpec, DEV_BALANCE, GenesisBalance, dev_balances};
 use umbra_node::{ChainSpec, now_ms, save_key};
 use umbra_runtime::ChainParams;
 use umbra_types::parse_amount;
@@ -52,15 +52,10 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 fn testnet_spec(keys: &[Keypair], a: &TestnetArgs) -> anyhow::Result<ChainSpec> {
-    let amount = parse_amount("1000000").context("dev balance")?.to_string();
-    let mut balances: Vec<GenesisBalance> = DEV_ACCOUNT_NAMES
-        .iter()
-        .map(|n| GenesisBalance {
-            address: dev_keypair(n).address(),
-            amount: amount.clone(),
-            name: Some(format!("dev:{n}")),
-        })
-        .collect();
+    let amount = parse_amount(DEV_BALANCE)
+        .context("dev balance")?
+        .to_string();
+    let mut balances = dev_balances();
     for (i, k) in keys.iter().enumerate() {
         balances.push(GenesisBalance {
             address: k.address(),

@@ -129,6 +129,9 @@ pub enum Received {
     Side,
     /// Already on the chain or kept.
     Known,
+    /// On a branch off below the irreversible height: it can never win, and
+    /// is not kept.
+    Stale,
     /// Its parent is unknown here: the sender has blocks this node lacks.
     Orphan,
 }
@@ -638,7 +641,7 @@ impl Chain {
         let lib = self.irreversible_height();
         if block.header.height <= lib {
             // A branch off below the irreversible block can never win.
-            return Ok(Received::Side);
+            return Ok(Received::Stale);
         }
         verify_block_signature(&block).map_err(|_| ImportError::BadBlockSignature)?;
         let tip = block.header.height;

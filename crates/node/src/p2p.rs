@@ -352,7 +352,7 @@ fn settle(ctx: &Ctx, r: Result<Received, ImportError>) -> Settled {
             Settled::Accept
         }
         Ok(Received::Side) => Settled::Accept,
-        Ok(Received::Known) => Settled::Ignore,
+        Ok(Received::Known | Received::Stale) => Settled::Ignore,
         Ok(Received::Orphan) => Settled::Orphan,
         Err(e) if e.is_invalid_block() => {
             tracing::warn!(target: "umbra::p2p", error = %e, "invalid block");
@@ -434,6 +434,12 @@ async fn sync_with(ctx: &Arc<Ctx>, peer: PeerId) -> Result<(), SyncError> {
         let headers = ctx.net.headers(peer, from, SYNC_HEADERS).await?;
         if headers.is_empty() {
             break;
+        }
+        // An answer must be the range asked for; anything else (repeated or
+        // out-of-order heights) could keep this loop from progressing.
+        if headers.iter().zip(from..).any(|(h, want)| h.height != want) {
+            let _ = ctx.net.report_bad_response(peer);
+            return Err(SyncError::Invalid("headers out of the asked range".into()));
         }
         for h in &headers {
             let ours = ctx.chain.store().header(h.height).ok().flatten();

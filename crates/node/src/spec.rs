@@ -234,19 +234,24 @@ impl ChainSpec {
 /// Balance of each dev account on a devnet.
 pub const DEV_BALANCE: &str = "1000000";
 
-/// The devnet spec: the ten `dev:` accounts funded, and the dev validator key
-/// as the single authority. All keys are public knowledge.
-pub fn dev_spec(block_time_ms: u64, genesis_time_ms: u64) -> (ChainSpec, Keypair) {
-    let validator = dev_keypair("validator");
+/// Genesis balances of the ten `dev:` accounts, `DEV_BALANCE` each.
+pub fn dev_balances() -> Vec<GenesisBalance> {
     let amount = parse_amount(DEV_BALANCE).unwrap_or_default().to_string();
-    let balances = DEV_ACCOUNT_NAMES
+    DEV_ACCOUNT_NAMES
         .iter()
         .map(|n| GenesisBalance {
             address: dev_keypair(n).address(),
             amount: amount.clone(),
             name: Some(format!("dev:{n}")),
         })
-        .collect();
+        .collect()
+}
+
+/// The devnet spec: the ten `dev:` accounts funded, and the dev validator key
+/// as the single authority. All keys are public knowledge.
+pub fn dev_spec(block_time_ms: u64, genesis_time_ms: u64) -> (ChainSpec, Keypair) {
+    let validator = dev_keypair("validator");
+    let balances = dev_balances();
     let spec = ChainSpec {
         name: "umbra-devnet".into(),
         chain_id: 1337,
