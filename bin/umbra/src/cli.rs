@@ -150,6 +150,8 @@ pub struct TestnetArgs {
     /// Rounds per term (0: the genesis miners stay for good).
     #[arg(long, default_value_t = 0)]
     pub rounds_per_term: u64,
+    /// Chain id written into the spec (every node, topic and transaction
+    /// carries it).
     #[arg(long, default_value_t = 7357)]
     pub chain_id: u64,
 }

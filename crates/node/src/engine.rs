@@ -108,10 +108,24 @@ impl Engine {
         }
     }
 
-    fn elected(&self, state: &dyn StateView) -> Result<Vec<PublicKey>, EngineError> {
+    /// The election's miners, when the engine will read them: only a
+    /// round that ends a term does. Reading the candidate table on every
+    /// look at a slot (the producer looks every few milliseconds) would be
+    /// hundreds of state reads for nothing.
+    fn elected(
+        &self,
+        state: &dyn StateView,
+        cs: &AedposState,
+    ) -> Result<Vec<PublicKey>, EngineError> {
         match self {
             Engine::Solo(_) => Ok(vec![]),
-            Engine::Aedpos { miners, .. } => Ok(election::elected(state, *miners)?),
+            Engine::Aedpos { engine, miners, .. } => {
+                let per = engine.config.rounds_per_term;
+                if per == 0 || !cs.round.number.is_multiple_of(per) {
+                    return Ok(vec![]);
+                }
+                Ok(election::elected(state, *miners)?)
+            }
         }
     }
 
@@ -135,7 +149,7 @@ impl Engine {
             }
             Engine::Aedpos { engine, .. } => {
                 let cs = read_state(state)?;
-                let elected = self.elected(state)?;
+                let elected = self.elected(state, &cs)?;
                 Ok(engine
                     .propose(
                         &cs,
@@ -200,7 +214,7 @@ impl Engine {
                 ConsensusData::from_bytes(&header.consensus)
                     .map_err(|e| AedposError::Decode(e.to_string()))?;
                 let cs = read_state(state)?;
-                let elected = self.elected(state)?;
+                let elected = self.elected(state, &cs)?;
                 let next = engine.apply(&cs, parent, header, &elected)?;
                 Ok(Some((keys::consensus_state(), encode(&next))))
             }
