@@ -30,6 +30,7 @@ pub async fn bench(cmd: BenchCmd, g: &Global) -> anyhow::Result<()> {
         .await
         .context("bench thread")?,
         BenchCmd::Net(a) => crate::bench_net::net(a, g.json).await,
+        BenchCmd::Storage(a) => crate::bench_storage::storage(a, g.json).await,
     }
 }
 
@@ -96,6 +97,7 @@ async fn transfers(a: BenchTransfersArgs, g: &Global) -> anyhow::Result<()> {
         executor: a.exec.choice(),
         p2p: None,
         admin_rpc: false,
+        storage: None,
     })
     .await?;
     let url = format!("http://{}", node.rpc_addr());

@@ -72,7 +72,7 @@ fn quantile(sorted: &[f64], p: f64) -> Option<f64> {
 }
 
 /// The last `n` lines of a file, for error messages.
-fn tail(path: &Path, n: usize) -> String {
+pub(crate) fn tail(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
@@ -80,14 +80,14 @@ fn tail(path: &Path, n: usize) -> String {
 
 /// The launched network and its temp dir. Dropping it stops every process
 /// it started, on every exit path, before the temp dir goes.
-struct Network {
-    launcher: Option<Child>,
+pub(crate) struct Network {
+    pub(crate) launcher: Option<Child>,
     /// Node pids and data dirs from testnet.json.
-    nodes: Vec<(u32, PathBuf)>,
+    pub(crate) nodes: Vec<(u32, PathBuf)>,
     /// `<tmp>/net`: any process whose command line names it is ours.
-    net_dir: PathBuf,
-    keep: bool,
-    dir: Option<tempfile::TempDir>,
+    pub(crate) net_dir: PathBuf,
+    pub(crate) keep: bool,
+    pub(crate) dir: Option<tempfile::TempDir>,
 }
 
 /// Whether process `pid` is alive and its command line mentions `marker`.
@@ -112,7 +112,7 @@ fn signal(pid: u32, sig: &str) {
 }
 
 impl Network {
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.launcher.take()
             && matches!(child.try_wait(), Ok(None))
         {

@@ -81,6 +81,20 @@ pub enum Command {
     /// Measure performance.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Store a file in PDFS: encrypt it (unless --public), pay for its
+    /// storage on chain, and upload its blocks to the storage nodes.
+    Put(crate::content_cmds::PutArgs),
+    /// Fetch content by id, verify every block and decrypt it with the key
+    /// from your grant.
+    Get(crate::content_cmds::GetArgs),
+    /// Let another account read your content: wrap its key to their
+    /// encryption key and record the grant on chain.
+    Share(crate::content_cmds::ShareArgs),
+    /// Content you own and content shared with you.
+    Ls(crate::content_cmds::LsArgs),
+    /// Print the key of content shared with you (and a gateway URL a
+    /// browser can stream from).
+    Key(crate::content_cmds::KeyArgs),
 }
 
 #[derive(Args)]
@@ -102,6 +116,12 @@ pub struct DevnetArgs {
     pub state_window: u64,
     #[command(flatten)]
     pub exec: ExecArgs,
+    /// Do not be a storage node (by default the devnet keeps content
+    /// blocks in DATA_DIR/storage, so `umbra put` works out of the box).
+    #[arg(long)]
+    pub no_storage: bool,
+    #[command(flatten)]
+    pub store: StorageArgs,
 }
 
 /// How blocks are executed.
@@ -154,6 +174,11 @@ pub struct TestnetArgs {
     /// carries it).
     #[arg(long, default_value_t = 7357)]
     pub chain_id: u64,
+    /// Make every node a storage node (blocks in node-i/storage).
+    #[arg(long)]
+    pub storage: bool,
+    #[command(flatten)]
+    pub store: StorageArgs,
 }
 
 #[derive(Args)]
@@ -193,6 +218,34 @@ pub struct NodeArgs {
     pub admin_rpc: bool,
     #[command(flatten)]
     pub exec: ExecArgs,
+    /// Be a storage node: keep content blocks in DIR, register on chain
+    /// (locking the storage deposit) and serve blocks to peers.
+    #[arg(long, value_name = "DIR")]
+    pub storage: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StorageArgs,
+}
+
+/// How a storage node keeps content.
+#[derive(Args, Clone, Copy)]
+pub struct StorageArgs {
+    /// Most bytes of blocks to keep (e.g. 500MiB, 20GiB, 1TB).
+    #[arg(long, default_value = "10GiB", value_parser = crate::content_cmds::parse_size)]
+    pub capacity: u64,
+    /// Seconds between storage upkeep rounds (re-replication, provider
+    /// records, garbage collection of expired content).
+    #[arg(long, default_value_t = 10)]
+    pub upkeep_secs: u64,
+}
+
+impl StorageArgs {
+    pub fn settings(self, dir: PathBuf) -> umbra_node::content::StorageSettings {
+        umbra_node::content::StorageSettings {
+            dir,
+            capacity: self.capacity,
+            upkeep_every: std::time::Duration::from_secs(self.upkeep_secs.max(1)),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -286,6 +339,9 @@ pub enum BenchCmd {
     /// dev accounts, sends a steady load of transfers to every node and
     /// watches node 0's chain and irreversible height.
     Net(BenchNetArgs),
+    /// PDFS put and get throughput on a local network of storage nodes
+    /// (`umbra testnet --storage`), through the same code as `umbra put`/`get`.
+    Storage(crate::bench_storage::BenchStorageArgs),
 }
 
 #[derive(Args)]

@@ -6,14 +6,18 @@ mod bench;
 mod bench_exec;
 mod bench_gates;
 mod bench_net;
+mod bench_storage;
 mod box_cmds;
 mod cli;
 mod cli_box;
 mod client_cmds;
+mod content_cmds;
 mod election_cmds;
 mod gate_cmds;
+mod http_client;
 mod keys_cmd;
 mod output;
+mod progress;
 mod resolve;
 mod run_node;
 mod testnet;
@@ -56,5 +60,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gate(a) => gate_cmds::run(a, &g),
         Command::Election(a) => election_cmds::run(a, &g).await,
         Command::Bench(a) => bench::bench(a, &g).await,
+        Command::Put(a) => content_cmds::put(a, &g).await,
+        Command::Get(a) => content_cmds::get(a, &g).await,
+        Command::Share(a) => content_cmds::share(a, &g).await,
+        Command::Ls(a) => content_cmds::ls(a, &g).await,
+        Command::Key(a) => content_cmds::key(a, &g).await,
     }
 }

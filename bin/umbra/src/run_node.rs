@@ -79,6 +79,7 @@ pub async fn devnet(a: DevnetArgs, g: &Global) -> anyhow::Result<()> {
         executor: a.exec.choice(),
         p2p: None,
         admin_rpc: false,
+        storage: (!a.no_storage).then(|| a.store.settings(dir.join("storage"))),
     })
     .await?;
     let rpc_url = format!("http://{}", node.rpc_addr());
@@ -154,6 +155,7 @@ pub async fn node(a: NodeArgs, g: &Global) -> anyhow::Result<()> {
             secret: p2p_secret(&key),
         }),
         admin_rpc: a.admin_rpc,
+        storage: a.storage.clone().map(|d| a.store.settings(d)),
     })
     .await?;
     let head = node.chain().head();

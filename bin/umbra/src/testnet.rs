@@ -164,6 +164,16 @@ pub async fn testnet(a: TestnetArgs) -> anyhow::Result<()> {
             listen,
             "--admin-rpc".into(),
         ];
+        if a.storage {
+            args.extend([
+                "--storage".into(),
+                node_dir.join("storage").display().to_string(),
+                "--capacity".into(),
+                a.store.capacity.to_string(),
+                "--upkeep-secs".into(),
+                a.store.upkeep_secs.to_string(),
+            ]);
+        }
         for (j, other) in plan.iter().enumerate() {
             if j != i {
                 args.push("--bootstrap".into());

@@ -1,11 +1,12 @@
 //! The composed libp2p behaviour: which protocols a node speaks and how each
 //! is configured. Construction only; the events are handled in `service`.
 
-use crate::codec::SyncCodec;
+use crate::codec::{ContentCodec, SyncCodec};
 use crate::config::NetworkConfig;
 use crate::error::NetworkError;
 use crate::gossip::{self, Topics};
 use crate::names;
+use crate::store::{ProviderLimits, ProviderStore};
 use libp2p::identity::Keypair;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{allow_block_list, connection_limits, gossipsub, identify, kad, request_response};
@@ -21,9 +22,10 @@ pub(crate) struct Behaviour {
     pub blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
     pub limits: connection_limits::Behaviour,
     pub identify: identify::Behaviour,
-    pub kad: kad::Behaviour<kad::store::MemoryStore>,
+    pub kad: kad::Behaviour<ProviderStore>,
     pub gossipsub: gossipsub::Behaviour,
     pub sync: request_response::Behaviour<SyncCodec>,
+    pub content: request_response::Behaviour<ContentCodec>,
 }
 
 pub(crate) fn build(
@@ -39,12 +41,21 @@ pub(crate) fn build(
     );
 
     let mut kad_cfg = kad::Config::new(names::kad_protocol(cfg.chain_id));
-    // Any peer could otherwise write records into our store; umbra keeps
-    // nothing in DHT records today, so nothing is stored on a peer's say-so.
+    // Any peer could otherwise write records into our store. umbra keeps no
+    // values in the DHT (a peer's `PutRecord` is dropped) and stores a
+    // peer's provider records only after `service` has checked them, within
+    // the per-peer and total bounds of `ProviderStore`.
     kad_cfg.set_record_filtering(kad::StoreInserts::FilterBoth);
     kad_cfg.set_query_timeout(Duration::from_secs(30));
-    let mut kad =
-        kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_cfg);
+    let store = ProviderStore::new(
+        peer_id,
+        ProviderLimits {
+            local_keys: cfg.max_provided_keys,
+            remote_records: cfg.max_remote_provider_records,
+            per_peer: cfg.max_provider_records_per_peer,
+        },
+    );
+    let mut kad = kad::Behaviour::with_config(peer_id, store, kad_cfg);
     // Without a confirmed external address kad stays a client and peers
     // never learn about us from each other; nodes are servers by design.
     kad.set_mode(Some(kad::Mode::Server));
@@ -75,6 +86,27 @@ pub(crate) fn build(
             .with_max_concurrent_streams(cfg.max_concurrent_serves.saturating_mul(2)),
     );
 
+    let content = request_response::Behaviour::with_codec(
+        ContentCodec {
+            max_request_bytes: cfg.max_content_request_bytes,
+            max_response_bytes: cfg.max_content_response_bytes,
+        },
+        [(
+            names::content_protocol(cfg.chain_id),
+            request_response::ProtocolSupport::Full,
+        )],
+        request_response::Config::default()
+            .with_request_timeout(cfg.content_request_timeout)
+            // Per connection, inbound and outbound together. Room for every
+            // request of ours and more inbound ones than we serve at once,
+            // so the excess is answered `Busy` rather than dropped.
+            .with_max_concurrent_streams(
+                cfg.max_concurrent_content_serves
+                    .saturating_mul(2)
+                    .saturating_add(cfg.max_pending_content_requests),
+            ),
+    );
+
     let limits = connection_limits::ConnectionLimits::default()
         .with_max_pending_incoming(Some(MAX_PENDING_CONNECTIONS))
         .with_max_pending_outgoing(Some(MAX_PENDING_CONNECTIONS))
@@ -88,5 +120,6 @@ pub(crate) fn build(
         kad,
         gossipsub,
         sync,
+        content,
     })
 }

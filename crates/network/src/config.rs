@@ -11,6 +11,15 @@ use std::time::Duration;
 pub const DEFAULT_MAX_BLOCK_BYTES: usize = 8 * 1024 * 1024;
 /// 64 KiB: the largest transaction umbra gossips.
 pub const DEFAULT_MAX_TX_BYTES: usize = 64 * 1024;
+/// 2.5 MiB: the largest content request read from a stream. A block push
+/// (256 KiB + 16 B of block, a proof of up to 32 siblings, framing) needs
+/// about 258 KiB; a manifest of 65,536 block ids about 2.1 MiB.
+pub const DEFAULT_MAX_CONTENT_REQUEST_BYTES: usize = 5 * 512 * 1024;
+/// 2.5 MiB: the largest content response read from a stream (a manifest).
+pub const DEFAULT_MAX_CONTENT_RESPONSE_BYTES: usize = 5 * 512 * 1024;
+/// Smallest content limits accepted: room for every small request and
+/// answer (a `GetBlock` is 33 bytes).
+pub const MIN_CONTENT_BYTES: usize = 1024;
 
 /// Configuration of one node's network layer. Its `Debug` output leaves
 /// the secret out, so configurations can be logged.
@@ -60,6 +69,32 @@ pub struct NetworkConfig {
     pub idle_timeout: Duration,
     /// Scoring policy (penalties, ban threshold, ban length).
     pub scoring: crate::scoreboard::ScoreConfig,
+    /// Largest encoded content request read from a stream (checked before
+    /// the body is read) and sent.
+    pub max_content_request_bytes: usize,
+    /// Largest encoded content response read from a stream and served.
+    pub max_content_response_bytes: usize,
+    /// How long one content request may take, end to end.
+    pub content_request_timeout: Duration,
+    /// Most inbound content requests being served (provider calls) at once;
+    /// beyond it peers are answered `Busy`.
+    pub max_concurrent_content_serves: usize,
+    /// Most of our own content requests waiting for an answer at once.
+    pub max_pending_content_requests: usize,
+    /// Most keys this node provides (announces in the DHT) itself.
+    pub max_provided_keys: usize,
+    /// Most provider records of other peers kept, all together.
+    pub max_remote_provider_records: usize,
+    /// Most provider records of any one other peer kept.
+    pub max_provider_records_per_peer: usize,
+    /// Most provider announcements (DHT queries) running at once; more
+    /// wait in a queue.
+    pub max_concurrent_publishes: usize,
+    /// Most `providers` look-ups running at once.
+    pub max_provider_queries: usize,
+    /// How long a `providers` look-up collects answers (at most an hour;
+    /// checked every second).
+    pub provider_query_timeout: Duration,
 }
 
 impl std::fmt::Debug for NetworkConfig {
@@ -85,6 +120,32 @@ impl std::fmt::Debug for NetworkConfig {
             .field("discovery_interval", &self.discovery_interval)
             .field("idle_timeout", &self.idle_timeout)
             .field("scoring", &self.scoring)
+            .field("max_content_request_bytes", &self.max_content_request_bytes)
+            .field(
+                "max_content_response_bytes",
+                &self.max_content_response_bytes,
+            )
+            .field("content_request_timeout", &self.content_request_timeout)
+            .field(
+                "max_concurrent_content_serves",
+                &self.max_concurrent_content_serves,
+            )
+            .field(
+                "max_pending_content_requests",
+                &self.max_pending_content_requests,
+            )
+            .field("max_provided_keys", &self.max_provided_keys)
+            .field(
+                "max_remote_provider_records",
+                &self.max_remote_provider_records,
+            )
+            .field(
+                "max_provider_records_per_peer",
+                &self.max_provider_records_per_peer,
+            )
+            .field("max_concurrent_publishes", &self.max_concurrent_publishes)
+            .field("max_provider_queries", &self.max_provider_queries)
+            .field("provider_query_timeout", &self.provider_query_timeout)
             .finish()
     }
 }
@@ -119,6 +180,17 @@ impl NetworkConfig {
             discovery_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
             scoring: crate::scoreboard::ScoreConfig::default(),
+            max_content_request_bytes: DEFAULT_MAX_CONTENT_REQUEST_BYTES,
+            max_content_response_bytes: DEFAULT_MAX_CONTENT_RESPONSE_BYTES,
+            content_request_timeout: Duration::from_secs(30),
+            max_concurrent_content_serves: 64,
+            max_pending_content_requests: 512,
+            max_provided_keys: 65_536,
+            max_remote_provider_records: 65_536,
+            max_provider_records_per_peer: 16_384,
+            max_concurrent_publishes: 16,
+            max_provider_queries: 64,
+            provider_query_timeout: Duration::from_secs(10),
         }
     }
 
@@ -153,6 +225,40 @@ impl NetworkConfig {
         if self.request_timeout.is_zero() || self.discovery_interval.is_zero() {
             return bad("request_timeout and discovery_interval must be positive");
         }
+        if self.max_content_request_bytes < MIN_CONTENT_BYTES
+            || self.max_content_response_bytes < MIN_CONTENT_BYTES
+        {
+            return bad("content request and response limits must be at least 1 KiB");
+        }
+        if u32::try_from(self.max_content_request_bytes).is_err()
+            || u32::try_from(self.max_content_response_bytes).is_err()
+        {
+            return bad("content request and response limits must fit in 32 bits");
+        }
+        if self.content_request_timeout.is_zero() || self.provider_query_timeout.is_zero() {
+            return bad("content_request_timeout and provider_query_timeout must be positive");
+        }
+        if self.provider_query_timeout > Duration::from_secs(3600) {
+            return bad("provider_query_timeout must be at most an hour");
+        }
+        if self.max_concurrent_content_serves == 0 || self.max_pending_content_requests == 0 {
+            return bad(
+                "max_concurrent_content_serves and max_pending_content_requests must be positive",
+            );
+        }
+        if self.max_provided_keys == 0
+            || self.max_concurrent_publishes == 0
+            || self.max_provider_queries == 0
+        {
+            return bad(
+                "max_provided_keys, max_concurrent_publishes and max_provider_queries must be positive",
+            );
+        }
+        if self.max_provider_records_per_peer > self.max_remote_provider_records {
+            return bad(
+                "max_provider_records_per_peer must not exceed max_remote_provider_records",
+            );
+        }
         self.scoring.validate().map_err(NetworkError::Config)
     }
 }
@@ -183,6 +289,31 @@ mod tests {
         let mut c = cfg();
         c.max_request_bytes = 1;
         assert!(c.validate().is_err());
+        let mut c = cfg();
+        c.max_content_request_bytes = 100;
+        assert!(c.validate().is_err());
+        let mut c = cfg();
+        c.max_content_response_bytes = 1 << 33;
+        assert!(c.validate().is_err());
+        let mut c = cfg();
+        c.max_concurrent_content_serves = 0;
+        assert!(c.validate().is_err());
+        let mut c = cfg();
+        c.max_provider_records_per_peer = c.max_remote_provider_records + 1;
+        assert!(c.validate().is_err());
+        let mut c = cfg();
+        c.content_request_timeout = Duration::ZERO;
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn content_defaults() {
+        let c = cfg();
+        assert_eq!(c.max_content_request_bytes, 2560 << 10);
+        assert_eq!(c.max_content_response_bytes, 2560 << 10);
+        assert_eq!(c.content_request_timeout, Duration::from_secs(30));
+        assert_eq!(c.max_concurrent_content_serves, 64);
+        assert!(c.max_provided_keys >= 65_536);
     }
 
     #[test]

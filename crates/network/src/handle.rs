@@ -2,6 +2,7 @@
 //! command on a bounded queue to the swarm task (the task owns the swarm;
 //! nothing else touches it), and most wait for the task's answer.
 
+use crate::content::{ContentRequest, ContentResponse, Expected, MAX_HAS_IDS, encoded_len};
 use crate::error::NetworkError;
 use crate::gossip::GossipKind;
 use crate::sync::{ChainStatus, SyncRequest, SyncResponse};
@@ -84,6 +85,28 @@ pub(crate) enum Command {
     Shutdown {
         reply: oneshot::Sender<()>,
     },
+    Content {
+        peer: PeerId,
+        request: ContentRequest,
+        reply: Reply<ContentResponse>,
+    },
+    StartProviding {
+        key: Hash,
+        reply: Reply<()>,
+    },
+    StopProviding {
+        key: Hash,
+        reply: oneshot::Sender<()>,
+    },
+    Providers {
+        key: Hash,
+        reply: Reply<Vec<PeerId>>,
+    },
+    AddPeerAddress {
+        peer: PeerId,
+        addr: Multiaddr,
+        reply: Reply<()>,
+    },
 }
 
 /// Cloneable handle to a running network. Dropping every handle stops the
@@ -96,6 +119,9 @@ pub struct NetworkHandle {
     pub(crate) request_timeout: Duration,
     pub(crate) max_tx_bytes: usize,
     pub(crate) max_block_bytes: usize,
+    pub(crate) content_request_timeout: Duration,
+    pub(crate) provider_query_timeout: Duration,
+    pub(crate) max_content_request_bytes: usize,
 }
 
 // Room beyond the protocol's own request timeout, so the protocol's precise
@@ -240,6 +266,101 @@ impl NetworkHandle {
             SyncResponse::Block(b) => Ok(b.map(|b| *b)),
             other => unexpected(peer, &other),
         }
+    }
+
+    /// Sends a content request and waits for the answer (bounded by
+    /// `content_request_timeout`). Dials `peer` if not connected (its
+    /// address must be known: from the DHT, or `add_peer_address`).
+    ///
+    /// The answer is checked against the request (see
+    /// [`crate::content::response_matches`]; a block is hashed, on the
+    /// caller's task): one that does not answer it costs the peer score and
+    /// is returned as `BadResponse`. `Busy` and `Refused` come back as
+    /// answers. A request over `max_content_request_bytes` fails with
+    /// `TooLarge` before anything is sent.
+    pub async fn content_request(
+        &self,
+        peer: PeerId,
+        request: ContentRequest,
+    ) -> Result<ContentResponse, NetworkError> {
+        let size = encoded_len(&request);
+        if size > self.max_content_request_bytes {
+            return Err(NetworkError::TooLarge {
+                size,
+                limit: self.max_content_request_bytes,
+            });
+        }
+        if let ContentRequest::HasBlocks { ids } = &request
+            && ids.len() > MAX_HAS_IDS
+        {
+            return Err(NetworkError::TooLarge {
+                size: ids.len(),
+                limit: MAX_HAS_IDS,
+            });
+        }
+        let expected = Expected::of(&request);
+        let call = self.call(|reply| Command::Content {
+            peer,
+            request,
+            reply,
+        });
+        let limit = self.content_request_timeout.saturating_add(REQUEST_GRACE);
+        let response = match tokio::time::timeout(limit, call).await {
+            Ok(result) => result?,
+            Err(_) => return Err(NetworkError::Timeout(peer)),
+        };
+        if expected.matches(&response) {
+            Ok(response)
+        } else {
+            tracing::debug!(target: "umbra::network", %peer, "content answer does not match the request");
+            // Best effort: a full command queue only spares the peer.
+            let _ = self.try_command(Command::BadResponse { peer });
+            Err(NetworkError::BadResponse(peer))
+        }
+    }
+
+    /// Announces in the DHT that this node provides `key` (a provider record
+    /// under the 32 hash bytes). Returns once the record is kept locally
+    /// (peers asking us find it at once); the announcement to the peers
+    /// closest to the key runs in the background, a bounded number at a
+    /// time, and is repeated by Kademlia until `stop_providing`. Fails with
+    /// `Busy` when this node already provides `max_provided_keys` keys.
+    pub async fn start_providing(&self, key: Hash) -> Result<(), NetworkError> {
+        self.call(|reply| Command::StartProviding { key, reply })
+            .await
+    }
+
+    /// Stops announcing `key`. Peers that hold our record keep it until it
+    /// expires.
+    pub async fn stop_providing(&self, key: Hash) -> Result<(), NetworkError> {
+        self.ask(|reply| Command::StopProviding { key, reply })
+            .await
+    }
+
+    /// Peers that announced they provide `key`, found through the DHT
+    /// (without duplicates, without this node, at most 64). Collects until
+    /// the look-up ends or `provider_query_timeout` passes, then returns
+    /// what it found (possibly nothing). Look-ups beyond
+    /// `max_provider_queries` wait their turn.
+    pub async fn providers(&self, key: Hash) -> Result<Vec<PeerId>, NetworkError> {
+        let call = self.call(|reply| Command::Providers { key, reply });
+        let limit = self.provider_query_timeout.saturating_add(REQUEST_GRACE);
+        match tokio::time::timeout(limit, call).await {
+            Ok(result) => result,
+            Err(_) => Err(NetworkError::Busy("provider look-up timed out")),
+        }
+    }
+
+    /// Tells the network where `peer` listens (for example a storage node's
+    /// address registered on chain), so a request to it can dial it. The
+    /// address may end in `/p2p/<peer>`, but not another peer's id.
+    pub async fn add_peer_address(
+        &self,
+        peer: PeerId,
+        addr: Multiaddr,
+    ) -> Result<(), NetworkError> {
+        self.call(|reply| Command::AddPeerAddress { peer, addr, reply })
+            .await
     }
 
     /// The peers we are connected to.

@@ -25,6 +25,13 @@ pub fn sync_protocol(chain_id: u64) -> StreamProtocol {
         .unwrap_or(StreamProtocol::new("/umbra/sync/1"))
 }
 
+/// Request-response protocol of content-block transfer:
+/// `/umbra/<chain_id>/content/1`.
+pub fn content_protocol(chain_id: u64) -> StreamProtocol {
+    StreamProtocol::try_from_owned(format!("/umbra/{chain_id}/content/1"))
+        .unwrap_or(StreamProtocol::new("/umbra/content/1"))
+}
+
 /// Kademlia protocol: `/umbra/<chain_id>/kad/1`, a DHT of this chain's nodes only.
 pub fn kad_protocol(chain_id: u64) -> StreamProtocol {
     StreamProtocol::try_from_owned(format!("/umbra/{chain_id}/kad/1"))
@@ -47,6 +54,7 @@ mod tests {
         assert_eq!(block_topic(7).to_string(), "/umbra/7/block/1");
         assert_eq!(sync_protocol(7).as_ref(), "/umbra/7/sync/1");
         assert_eq!(kad_protocol(7).as_ref(), "/umbra/7/kad/1");
+        assert_eq!(content_protocol(7).as_ref(), "/umbra/7/content/1");
         assert_ne!(block_topic(7).hash(), block_topic(8).hash());
     }
 }

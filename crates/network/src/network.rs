@@ -3,6 +3,7 @@
 
 use crate::behaviour;
 use crate::config::NetworkConfig;
+use crate::content::ContentProvider;
 use crate::error::NetworkError;
 use crate::event::{EventSink, NetworkEvent};
 use crate::gossip::Topics;
@@ -29,9 +30,23 @@ impl Network {
     /// the handle and the receiver of events for the node.
     ///
     /// Must be called inside a tokio runtime.
+    ///
+    /// The node stores no content: peers' content requests are answered
+    /// `Refused("not a storage node")`. It can still fetch content and look
+    /// up providers.
     pub async fn start(
         cfg: NetworkConfig,
         provider: Arc<dyn SyncProvider>,
+    ) -> Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>), NetworkError> {
+        Self::start_with_content(cfg, provider, None).await
+    }
+
+    /// Like [`Network::start`], with the content provider that answers
+    /// peers' content requests (`None`: refuse them all, as `start` does).
+    pub async fn start_with_content(
+        cfg: NetworkConfig,
+        provider: Arc<dyn SyncProvider>,
+        content: Option<Arc<dyn ContentProvider>>,
     ) -> Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>), NetworkError> {
         cfg.validate()?;
         let bootstrap = cfg
@@ -73,6 +88,9 @@ impl Network {
             request_timeout: cfg.request_timeout,
             max_tx_bytes: cfg.max_tx_bytes,
             max_block_bytes: cfg.max_block_bytes,
+            content_request_timeout: cfg.content_request_timeout,
+            provider_query_timeout: cfg.provider_query_timeout,
+            max_content_request_bytes: cfg.max_content_request_bytes,
         };
         let service = Service::new(
             &cfg,
@@ -82,7 +100,9 @@ impl Network {
                 events,
                 commands,
                 provider,
+                content,
                 bootstrap,
+                local_peer_id,
             },
         );
         tracing::info!(target: "umbra::network", peer = %local_peer_id, chain = cfg.chain_id, "network started");

@@ -11,6 +11,7 @@
 //! `umbra-types`. The wall clock is read here and passed down as an input.
 
 pub mod chain;
+pub mod content;
 pub mod engine;
 pub mod evidence;
 pub mod forks;
@@ -21,6 +22,7 @@ pub mod rpc_boxes;
 pub mod rpc_consensus;
 pub mod rpc_election;
 pub mod rpc_server;
+pub mod rpc_storage;
 pub mod service;
 pub mod spec;
 pub mod submit;

@@ -138,6 +138,7 @@ impl P2p {
         heads: broadcast::Sender<Header>,
         outbound: mpsc::Receiver<Outbound>,
         reporter: Option<umbra_crypto::Keypair>,
+        content: Option<Arc<dyn umbra_network::ContentProvider>>,
     ) -> Result<P2p, NetworkError> {
         let mut cfg = NetworkConfig::new(
             chain.spec().chain_id,
@@ -154,7 +155,7 @@ impl P2p {
         let provider = Arc::new(ChainProvider {
             chain: chain.clone(),
         });
-        let (net, events) = Network::start(cfg, provider).await?;
+        let (net, events) = Network::start_with_content(cfg, provider, content).await?;
         let (sync_now, sync_rx) = mpsc::channel(64);
         let (txs_in, txs_rx) = mpsc::channel(TX_QUEUE);
         let ctx = Arc::new(Ctx {

@@ -295,6 +295,7 @@ pub fn module(
     crate::rpc_consensus::register(&mut m)?;
     crate::rpc_boxes::register(&mut m)?;
     crate::rpc_election::register(&mut m)?;
+    crate::rpc_storage::register(&mut m)?;
     m.register_subscription(
         "chain_subscribeHeads",
         "chain_head",
@@ -333,6 +334,7 @@ async fn heads_subscription(
 pub async fn serve(
     addr: SocketAddr,
     ctx: Arc<RpcContext>,
+    content: Option<Arc<crate::content::ContentService>>,
 ) -> Result<(SocketAddr, ServerHandle), std::io::Error> {
     let cfg = ServerConfig::builder()
         .max_request_body_size(MAX_REQUEST_BYTES)
@@ -340,7 +342,15 @@ pub async fn serve(
         .max_connections(1_000)
         .max_subscriptions_per_connection(64)
         .build();
-    let server = Server::builder().set_config(cfg).build(addr).await?;
+    // The content gateway shares the port: `/content/…` is served by it,
+    // everything else is JSON-RPC.
+    let gateway =
+        tower::ServiceBuilder::new().layer(crate::content::gateway::GatewayLayer::new(content));
+    let server = Server::builder()
+        .set_config(cfg)
+        .set_http_middleware(gateway)
+        .build(addr)
+        .await?;
     let local = server.local_addr()?;
     let m = module(ctx).map_err(std::io::Error::other)?;
     Ok((local, server.start(m)))

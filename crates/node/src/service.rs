@@ -42,6 +42,8 @@ pub struct NodeConfig {
     /// Serve the `admin_*` RPC methods (peer blocking for partition tests).
     /// Only for local test networks.
     pub admin_rpc: bool,
+    /// Be a storage node (PDFS): keep blocks here and register on chain.
+    pub storage: Option<crate::content::StorageSettings>,
 }
 
 /// Which block executor the node runs. Both give identical results; the
@@ -84,6 +86,8 @@ pub enum NodeError {
     Executor(String),
     #[error("cannot start networking: {0}")]
     Network(String),
+    #[error("cannot start the storage role: {0}")]
+    Storage(String),
 }
 
 /// A running node. Dropping it without [`Node::stop`] leaves the producer
@@ -95,6 +99,8 @@ pub struct Node {
     stop: Arc<AtomicBool>,
     producer: Option<std::thread::JoinHandle<()>>,
     p2p: Option<P2p>,
+    /// Storage upkeep and registration tasks.
+    storage_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Node {
@@ -123,9 +129,32 @@ impl Node {
             .key
             .as_ref()
             .is_some_and(|k| chain.engine().may_produce(&k.public()));
+        let content = match &cfg.storage {
+            Some(settings) => {
+                let key = cfg.key.as_ref().ok_or_else(|| {
+                    NodeError::Storage(
+                        "a storage node needs a key: it registers itself on chain".into(),
+                    )
+                })?;
+                let secret = cfg
+                    .p2p
+                    .as_ref()
+                    .map_or_else(|| crate::p2p::p2p_secret(key), |p| p.secret);
+                let me = umbra_network::peer_id_from_secret(secret)
+                    .map_err(|e| NodeError::Storage(e.to_string()))?;
+                Some(
+                    crate::content::ContentService::open(settings, chain.clone(), me)
+                        .map_err(|e| NodeError::Storage(e.to_string()))?,
+                )
+            }
+            None => None,
+        };
         let (outbound, p2p) = match cfg.p2p {
             Some(settings) => {
                 let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+                let provider = content.clone().map(|c| {
+                    Arc::new(crate::content::Provider(c)) as Arc<dyn umbra_network::ContentProvider>
+                });
                 let p2p = P2p::start(
                     settings,
                     chain.clone(),
@@ -133,6 +162,7 @@ impl Node {
                     heads.clone(),
                     rx,
                     cfg.key.clone(),
+                    provider,
                 )
                 .await
                 .map_err(|e| NodeError::Network(e.to_string()))?;
@@ -142,6 +172,35 @@ impl Node {
             }
             None => (None, None),
         };
+        let mut storage_tasks = Vec::new();
+        if let (Some(c), Some(key)) = (&content, &cfg.key) {
+            let mut addrs = Vec::new();
+            if let Some(p) = &p2p {
+                c.set_network(p.handle.clone());
+                addrs = p
+                    .handle
+                    .listen_addrs()
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|a| umbra_network::peer_addr(&a, c.peer_id()).to_string())
+                    .take(4)
+                    .collect();
+            }
+            storage_tasks.push(crate::content::ensure_registered(
+                chain.clone(),
+                mempool.clone(),
+                key.clone(),
+                c.peer_id(),
+                addrs,
+                outbound.clone(),
+            ));
+            let every = cfg
+                .storage
+                .as_ref()
+                .map_or(Duration::from_secs(10), |s| s.upkeep_every);
+            storage_tasks.push(crate::content::spawn_maintenance(c.clone(), every));
+        }
         let ctx = Arc::new(RpcContext {
             chain: chain.clone(),
             mempool: mempool.clone(),
@@ -153,13 +212,12 @@ impl Node {
             outbound: outbound.clone(),
             admin: cfg.admin_rpc,
         });
-        let (rpc_addr, server) =
-            serve(cfg.rpc_addr, ctx.clone())
-                .await
-                .map_err(|e| NodeError::Rpc {
-                    addr: cfg.rpc_addr,
-                    reason: e.to_string(),
-                })?;
+        let (rpc_addr, server) = serve(cfg.rpc_addr, ctx.clone(), content.clone())
+            .await
+            .map_err(|e| NodeError::Rpc {
+                addr: cfg.rpc_addr,
+                reason: e.to_string(),
+            })?;
         tracing::info!(target: "umbra::rpc", %rpc_addr, "RPC listening (HTTP and WebSocket)");
 
         let stop = Arc::new(AtomicBool::new(false));
@@ -195,6 +253,7 @@ impl Node {
             stop,
             producer,
             p2p,
+            storage_tasks,
         })
     }
 
@@ -211,6 +270,9 @@ impl Node {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(p) = self.producer.take() {
             let _ = tokio::task::spawn_blocking(move || p.join()).await;
+        }
+        for t in self.storage_tasks.drain(..) {
+            t.abort();
         }
         let _ = self.server.stop();
         self.server.clone().stopped().await;

@@ -248,10 +248,16 @@ pub fn dev_balances() -> Vec<GenesisBalance> {
 }
 
 /// The devnet spec: the ten `dev:` accounts funded, and the dev validator key
-/// as the single authority. All keys are public knowledge.
+/// as the single authority, funded too so that it can register the devnet
+/// node as a storage node. All keys are public knowledge.
 pub fn dev_spec(block_time_ms: u64, genesis_time_ms: u64) -> (ChainSpec, Keypair) {
     let validator = dev_keypair("validator");
-    let balances = dev_balances();
+    let mut balances = dev_balances();
+    balances.push(GenesisBalance {
+        address: validator.address(),
+        amount: parse_amount(DEV_BALANCE).unwrap_or_default().to_string(),
+        name: Some("dev:validator".into()),
+    });
     let spec = ChainSpec {
         name: "umbra-devnet".into(),
         chain_id: 1337,

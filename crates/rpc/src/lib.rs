@@ -12,6 +12,7 @@ pub mod client;
 pub mod codes;
 pub mod consensus_views;
 pub mod election_views;
+pub mod storage_views;
 pub mod views;
 
 pub use box_views::*;
@@ -19,6 +20,7 @@ pub use client::{RpcClient, RpcClientError};
 pub use codes::ErrorCode;
 pub use consensus_views::*;
 pub use election_views::*;
+pub use storage_views::*;
 pub use views::*;
 
 /// Default address the node serves RPC on.

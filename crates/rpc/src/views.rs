@@ -50,7 +50,10 @@ pub struct TxView {
     pub max_fee: String,
     /// The call: `transfer`, `box_create`, `box_set_gate`, `box_push`,
     /// `box_pull`, `box_delete`, `box_replace`, `box_allow`,
-    /// `set_encryption_key`.
+    /// `set_encryption_key`, `election_announce`, `election_quit`,
+    /// `election_vote`, `election_withdraw`, `election_report`,
+    /// `storage_alloc`, `storage_renew`, `storage_collect`,
+    /// `storage_register`, `storage_unregister`, `storage_grant`.
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<Address>,
@@ -75,12 +78,19 @@ pub struct TxView {
     /// How long an election vote locks its amount.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_ms: Option<u64>,
+    /// The content a storage call addresses (a grant's reader is `to`, an
+    /// allocation's content size is `size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_id: Option<Hash>,
+    /// The period a storage allocation or renewal buys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_ms: Option<u64>,
 }
 
 impl From<&Transaction> for TxView {
     fn from(tx: &Transaction) -> Self {
         let (mut to, mut amount, mut gate, mut index, mut size) = (None, None, None, None, None);
-        let (mut candidate, mut lock_ms) = (None, None);
+        let (mut candidate, mut lock_ms, mut period_ms) = (None, None, None);
         let body_len = |b: &MessageBody| b.stored_len() as u64;
         match &tx.payload {
             Payload::Transfer { to: t, amount: a } => {
@@ -112,6 +122,19 @@ impl From<&Transaction> for TxView {
             }
             Payload::ElectionWithdraw { vote } => index = Some(*vote),
             Payload::ElectionReport { first, .. } => candidate = Some(first.proposer.to_hex()),
+            Payload::StorageAlloc {
+                size: s,
+                period_ms: p,
+                ..
+            } => {
+                size = Some(*s);
+                period_ms = Some(*p);
+            }
+            Payload::StorageRenew { period_ms: p, .. } => period_ms = Some(*p),
+            Payload::StorageGrant { reader, .. } => to = Some(*reader),
+            Payload::StorageCollect { .. }
+            | Payload::StorageRegister { .. }
+            | Payload::StorageUnregister => {}
         }
         TxView {
             hash: tx.hash(),
@@ -131,6 +154,8 @@ impl From<&Transaction> for TxView {
             candidate,
             lock_ms,
             size,
+            content_id: tx.payload.content_id().copied(),
+            period_ms,
         }
     }
 }
@@ -213,6 +238,39 @@ pub enum EventView {
         reporter: Address,
         to_reporter: String,
         to_pool: String,
+    },
+    /// `paid` (base units) goes to the storage pool.
+    StorageAllocated {
+        content_id: Hash,
+        owner: Address,
+        expires_ms: u64,
+        paid: String,
+    },
+    StorageRenewed {
+        content_id: Hash,
+        payer: Address,
+        expires_ms: u64,
+        paid: String,
+    },
+    StorageCollected {
+        content_id: Hash,
+        owner: Address,
+        collector: Address,
+    },
+    StorageGranted {
+        content_id: Hash,
+        reader: Address,
+    },
+    /// `peer_id_hex` is the libp2p peer id's bytes; `deposit` is what this
+    /// call locked (0 for an update).
+    StorageNodeRegistered {
+        operator: Address,
+        peer_id_hex: String,
+        deposit: String,
+    },
+    StorageNodeUnregistered {
+        operator: Address,
+        refund: String,
     },
 }
 
@@ -315,6 +373,55 @@ impl From<&Event> for EventView {
                 to_reporter: to_reporter.to_string(),
                 to_pool: to_pool.to_string(),
             },
+            Event::StorageAllocated {
+                content_id,
+                owner,
+                expires_ms,
+                paid,
+            } => EventView::StorageAllocated {
+                content_id,
+                owner,
+                expires_ms,
+                paid: paid.to_string(),
+            },
+            Event::StorageRenewed {
+                content_id,
+                payer,
+                expires_ms,
+                paid,
+            } => EventView::StorageRenewed {
+                content_id,
+                payer,
+                expires_ms,
+                paid: paid.to_string(),
+            },
+            Event::StorageCollected {
+                content_id,
+                owner,
+                collector,
+            } => EventView::StorageCollected {
+                content_id,
+                owner,
+                collector,
+            },
+            Event::StorageGranted { content_id, reader } => {
+                EventView::StorageGranted { content_id, reader }
+            }
+            Event::StorageNodeRegistered {
+                operator,
+                peer_id,
+                deposit,
+            } => EventView::StorageNodeRegistered {
+                operator,
+                peer_id_hex: hex::encode(peer_id),
+                deposit: deposit.to_string(),
+            },
+            Event::StorageNodeUnregistered { operator, refund } => {
+                EventView::StorageNodeUnregistered {
+                    operator,
+                    refund: refund.to_string(),
+                }
+            }
         }
     }
 }

@@ -71,7 +71,7 @@ pub mod fail_codes {
     pub const BOX_EXISTS: u16 = 11;
     /// The name is not allowed or looks like an existing box's.
     pub const BAD_NAME: u16 = 12;
-    /// Only the box's owner may do this.
+    /// Only the owner (of the box, or of the content) may do this.
     pub const NOT_OWNER: u16 = 13;
     /// The gate script ran and refused the caller.
     pub const GATE_REFUSED: u16 = 14;
@@ -100,6 +100,30 @@ pub mod fail_codes {
     pub const VOTE_LOCKED: u16 = 25;
     /// The equivocation evidence does not prove anything.
     pub const BAD_EVIDENCE: u16 = 26;
+    /// No live allocation for that content: never allocated, collected,
+    /// or expired.
+    pub const NOT_ALLOCATED: u16 = 30;
+    /// The content is allocated and not expired (its owner renews it).
+    pub const ALREADY_ALLOCATED: u16 = 31;
+    /// The allocation has not expired, so it cannot be collected.
+    pub const NOT_EXPIRED: u16 = 32;
+    /// The account's list of owned (or granted) contents is full.
+    pub const TOO_MANY_CONTENTS: u16 = 33;
+    /// The content has granted its key to the most readers allowed.
+    pub const TOO_MANY_GRANTS: u16 = 34;
+    /// Public content needs no key, so it takes no grants.
+    pub const PUBLIC_CONTENT: u16 = 35;
+    /// Another operator registered that peer id.
+    pub const PEER_ID_TAKEN: u16 = 36;
+    /// The storage node table is full.
+    pub const TOO_MANY_STORAGE_NODES: u16 = 37;
+    /// The sender has no registered storage node.
+    pub const NOT_STORAGE_NODE: u16 = 38;
+    /// A message links to content with another size than allocated.
+    pub const LINK_SIZE_MISMATCH: u16 = 39;
+    /// A storage call's arguments break the chain's rules (normally refused
+    /// before inclusion), or a renewal would go past the longest period.
+    pub const BAD_STORAGE_CALL: u16 = 40;
 }
 
 /// Why a block could not be executed.

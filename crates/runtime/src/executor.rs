@@ -3,7 +3,7 @@
 
 use crate::context::BlockContext;
 use crate::error::{ExecError, TxInvalid};
-use crate::fees::{required_fee, reward_pool};
+use crate::fees::{required_fee, reward_pool, storage_pool};
 use crate::overlay::Overlay;
 use crate::parallel::ExecStatsSnapshot;
 use crate::validate::{check_ref_block, check_stateless};
@@ -100,13 +100,15 @@ impl Executor for SequentialExecutor {
 
 /// Commutative credits a block owes, applied once at its end: fees and the
 /// pool's share of gate payments to the reward pool, the rest of gate
-/// payments to box owners. Keeping them out of the transactions means fees
-/// never make transactions conflict, and both executors credit at the same
-/// point. Sums saturate, which for non-negative amounts gives the same
-/// result in any order.
+/// payments to box owners, storage payments to the storage pool. Keeping
+/// them out of the transactions means fees never make transactions
+/// conflict, and both executors credit at the same point. Sums saturate,
+/// which for non-negative amounts gives the same result in any order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Credits {
     pub pool: Amount,
+    /// Storage allocations and renewals, for the storage pool.
+    pub storage: Amount,
     /// Ordered, so crediting order never depends on a hash.
     pub owners: BTreeMap<Address, Amount>,
 }
@@ -116,22 +118,28 @@ impl Credits {
     pub fn add(&mut self, r: &Receipt) {
         self.pool = self.pool.saturating_add(r.fee_paid);
         for e in &r.events {
-            if let Event::GatePaid {
-                owner,
-                to_owner,
-                to_pool,
-                ..
-            } = e
-            {
-                self.pool = self.pool.saturating_add(*to_pool);
-                let o = self.owners.entry(*owner).or_default();
-                *o = o.saturating_add(*to_owner);
+            match e {
+                Event::GatePaid {
+                    owner,
+                    to_owner,
+                    to_pool,
+                    ..
+                } => {
+                    self.pool = self.pool.saturating_add(*to_pool);
+                    let o = self.owners.entry(*owner).or_default();
+                    *o = o.saturating_add(*to_owner);
+                }
+                Event::StorageAllocated { paid, .. } | Event::StorageRenewed { paid, .. } => {
+                    self.storage = self.storage.saturating_add(*paid);
+                }
+                _ => {}
             }
         }
     }
 
     pub fn merge(&mut self, other: Credits) {
         self.pool = self.pool.saturating_add(other.pool);
+        self.storage = self.storage.saturating_add(other.storage);
         for (a, v) in other.owners {
             let o = self.owners.entry(a).or_default();
             *o = o.saturating_add(v);
@@ -141,6 +149,7 @@ impl Credits {
     /// Whether any credit goes to `key`'s account.
     pub fn credits_account_key(&self, key: &[u8]) -> bool {
         key == keys::account(&reward_pool()).as_slice()
+            || key == keys::account(&storage_pool()).as_slice()
             || self.owners.keys().any(|a| keys::account(a) == key)
     }
 }
@@ -150,11 +159,14 @@ pub fn begin_block(overlay: &mut Overlay<'_>, ctx: &BlockContext<'_>) {
     overlay.put(keys::block_info(), encode(&(ctx.height, ctx.timestamp_ms)));
 }
 
-/// Applies the block's credits: the reward pool first, then box owners in
-/// address order.
+/// Applies the block's credits: the reward pool first, the storage pool,
+/// then box owners in address order.
 pub fn end_block(overlay: &mut Overlay<'_>, credits: &Credits) -> Result<(), ExecError> {
-    let pool = (credits.pool > 0).then(|| (reward_pool(), credits.pool));
-    for (addr, amount) in pool
+    let pools = [
+        (reward_pool(), credits.pool),
+        (storage_pool(), credits.storage),
+    ];
+    for (addr, amount) in pools
         .into_iter()
         .chain(credits.owners.iter().map(|(a, v)| (*a, *v)))
     {
@@ -237,6 +249,13 @@ pub fn apply_transaction(
                     params: ctx.params,
                 };
                 crate::election::dispatch(&mut child, &env, tx)?
+            }
+            p if crate::storage::is_storage_call(p) => {
+                let env = crate::storage::StorageEnv {
+                    timestamp_ms: ctx.timestamp_ms,
+                    params: ctx.params,
+                };
+                crate::storage::dispatch(&mut child, &env, &from, p)?
             }
             other => {
                 let env = crate::boxes::GateEnv {

@@ -17,6 +17,17 @@ pub fn reward_pool() -> Address {
     *POOL.get_or_init(|| Address::system(REWARD_POOL))
 }
 
+/// Label of the storage pool's system address.
+pub const STORAGE_POOL: &str = "storage-pool";
+
+/// The address that collects storage payments (allocations and renewals),
+/// held for the storage nodes that keep content. Credited at the end of the
+/// block like the reward pool; no key can spend from it.
+pub fn storage_pool() -> Address {
+    static POOL: std::sync::OnceLock<Address> = std::sync::OnceLock::new();
+    *POOL.get_or_init(|| Address::system(STORAGE_POOL))
+}
+
 /// The part of the fee that depends on `tx` alone; calls that run a gate add
 /// the gate's gas bound times `fee_per_gas` (see `boxes::gas_fee`).
 /// Saturates rather than wraps, so an absurd parameter makes transactions
@@ -37,6 +48,12 @@ pub fn required_fee(params: &ChainParams, tx: &Transaction) -> Amount {
         | Payload::ElectionVote { .. }
         | Payload::ElectionWithdraw { .. }
         | Payload::ElectionReport { .. } => params.fee_election_op,
+        Payload::StorageAlloc { .. }
+        | Payload::StorageRenew { .. }
+        | Payload::StorageCollect { .. }
+        | Payload::StorageRegister { .. }
+        | Payload::StorageUnregister
+        | Payload::StorageGrant { .. } => params.fee_storage_op,
     };
     params
         .fee_base

@@ -1,7 +1,8 @@
 //! The umbra state machine.
 //!
 //! Owns: the rules for what a transaction does to state — accounts, native
-//! token transfers, fees, events — the checks a transaction must pass to be
+//! token transfers, fees, events, boxes (`boxes/`), elections (`election/`),
+//! the content storage market (`storage/`) — the checks a transaction must pass to be
 //! included (chain id, nonce, fee, balance, reference block), the resource set
 //! every call declares, and block execution behind the [`Executor`] interface.
 //!
@@ -22,6 +23,7 @@ pub mod overlay;
 pub mod parallel;
 pub mod params;
 pub mod resources;
+pub mod storage;
 pub mod token;
 pub mod validate;
 
@@ -29,7 +31,7 @@ pub use account::Account;
 pub use context::{BlockContext, RefBlocks};
 pub use error::{ExecError, TxInvalid, fail_codes};
 pub use executor::{BlockOutput, Credits, ExecMode, Executor, ExecutorInfo, SequentialExecutor};
-pub use fees::{REWARD_POOL, required_fee};
+pub use fees::{REWARD_POOL, STORAGE_POOL, required_fee, storage_pool};
 pub use genesis::{GenesisError, genesis_changes};
 pub use overlay::{Overlay, Writes};
 pub use parallel::{ExecStatsSnapshot, ParallelExecutor};

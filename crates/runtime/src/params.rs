@@ -48,6 +48,28 @@ pub struct ChainParams {
     /// Largest clock drift allowed for a block timestamp ahead of the
     /// importer's clock.
     pub max_future_drift_ms: u64,
+    /// Fee for a storage call (alloc, renew, collect, register,
+    /// unregister, grant), on top of the base and size fees.
+    pub fee_storage_op: Amount,
+    /// Price of keeping one 256 KiB block, one replica, for one hour, at
+    /// priority 1 in read-only mode (see `storage::storage_price`).
+    pub storage_price_per_block_hour: Amount,
+    /// Most replicas an allocation may ask for.
+    pub max_replicas: u8,
+    /// Shortest period an allocation or renewal may buy.
+    pub min_storage_period_ms: u64,
+    /// Longest period an allocation may buy, and the most time an
+    /// allocation may have left after a renewal.
+    pub max_storage_period_ms: u64,
+    /// Most contents one account may own, and most contents one account
+    /// may hold grants for (each list is one record).
+    pub max_contents_per_account: u64,
+    /// Most readers one content may grant its key to.
+    pub max_grants_per_content: u64,
+    /// Tokens a storage node operator locks while registered.
+    pub storage_node_deposit: Amount,
+    /// Most storage nodes registered at once (the table is read whole).
+    pub max_storage_nodes: u64,
 }
 
 impl Default for ChainParams {
@@ -74,6 +96,20 @@ impl Default for ChainParams {
             max_candidates: 256,
             max_votes_per_account: 1024,
             miners: 5,
+            fee_storage_op: 10_000,
+            // 0.000001 UMB per block-hour: 1 GiB (4,096 blocks) × 3
+            // replicas × 30 days (720 h) at priority 1, read-only, costs
+            // 4,096 × 3 × 720 × 1,000 = 8,847,360,000 base units ≈ 8.85 UMB.
+            storage_price_per_block_hour: 1_000,
+            max_replicas: 8,
+            min_storage_period_ms: 3_600_000,
+            // Ten years of 365 days.
+            max_storage_period_ms: 10 * 365 * 24 * 3_600_000,
+            max_contents_per_account: 4096,
+            max_grants_per_content: 1024,
+            // 1,000 UMB.
+            storage_node_deposit: 1_000 * 1_000_000_000,
+            max_storage_nodes: 1024,
         }
     }
 }

@@ -2,7 +2,8 @@
 //! runs so the parallel executor can group non-conflicting transactions.
 
 use crate::keys;
-use umbra_types::{Payload, Transaction};
+use crate::storage::keys as sk;
+use umbra_types::{MessageBody, Payload, Transaction};
 
 /// What a transaction may touch.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -50,11 +51,21 @@ pub fn resources_of(tx: &Transaction) -> ResourceSet {
         // of the block. A gate that reaches other boxes (CALL, PUSH into
         // the owner's other boxes) is outside this set: the safety net
         // re-runs it in order.
+        // A message linking to stored content reads the content's
+        // allocation. (A gate's LINK names content the declaration cannot
+        // know: the safety net re-runs such a call.)
+        Payload::BoxPush { name, body } | Payload::BoxReplace { name, body, .. } => ResourceSet {
+            reads: match body {
+                MessageBody::Link { content_id, .. } => vec![sk::allocation(content_id)],
+                MessageBody::Data(_) => vec![],
+            },
+            writes: vec![sender, crate::boxes::keys::region(name)],
+            deltas: vec![pool],
+            parallel: true,
+        },
         Payload::BoxSetGate { name, .. }
-        | Payload::BoxPush { name, .. }
         | Payload::BoxPull { name, .. }
         | Payload::BoxDelete { name, .. }
-        | Payload::BoxReplace { name, .. }
         | Payload::BoxAllow { name, .. } => ResourceSet {
             reads: vec![],
             writes: vec![sender, crate::boxes::keys::region(name)],
@@ -68,6 +79,50 @@ pub fn resources_of(tx: &Transaction) -> ResourceSet {
         | Payload::ElectionVote { .. }
         | Payload::ElectionWithdraw { .. }
         | Payload::ElectionReport { .. } => ResourceSet {
+            reads: vec![],
+            writes: vec![sender],
+            deltas: vec![pool],
+            parallel: false,
+        },
+        // Storage payments go to the storage pool as a delta. Allocating
+        // content that expired under another owner also collects it,
+        // touching that owner's and its readers' lists, which the
+        // declaration cannot know: the safety net re-runs that rare case.
+        Payload::StorageAlloc { content_id, .. } => ResourceSet {
+            reads: vec![],
+            writes: vec![
+                sender,
+                sk::allocation(content_id),
+                sk::readers(content_id),
+                sk::owned(&tx.sender_address()),
+            ],
+            deltas: vec![pool, keys::account(&crate::fees::storage_pool())],
+            parallel: true,
+        },
+        Payload::StorageRenew { content_id, .. } => ResourceSet {
+            reads: vec![],
+            writes: vec![sender, sk::allocation(content_id)],
+            deltas: vec![pool, keys::account(&crate::fees::storage_pool())],
+            parallel: true,
+        },
+        Payload::StorageGrant {
+            content_id, reader, ..
+        } => ResourceSet {
+            reads: vec![sk::allocation(content_id)],
+            writes: vec![
+                sender,
+                sk::grant(content_id, reader),
+                sk::readers(content_id),
+                sk::granted(reader),
+            ],
+            deltas: vec![pool],
+            parallel: true,
+        },
+        // Collection reaches the owner's and every reader's lists, and
+        // storage nodes share one table: these run alone, in block order.
+        Payload::StorageCollect { .. }
+        | Payload::StorageRegister { .. }
+        | Payload::StorageUnregister => ResourceSet {
             reads: vec![],
             writes: vec![sender],
             deltas: vec![pool],

@@ -27,6 +27,7 @@ pub fn check_stateless(
     }
     if !matches!(tx.payload, umbra_types::Payload::Transfer { .. }) {
         crate::boxes::check_call(&tx.payload, params).map_err(TxInvalid::InvalidCall)?;
+        crate::storage::check_call(&tx.payload, params).map_err(TxInvalid::InvalidCall)?;
     }
     Ok(())
 }

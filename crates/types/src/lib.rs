@@ -16,6 +16,7 @@ pub mod hash;
 pub mod keys;
 pub mod merkle;
 pub mod receipt;
+pub mod storage;
 pub mod transaction;
 
 pub use amount::{Amount, DECIMALS, format_amount, parse_amount};
@@ -24,8 +25,12 @@ pub use boxes::{GateKind, MessageBody};
 pub use codec::{DecodeError, decode_bounded, encode};
 pub use hash::{Hash, sha256, sha256_parts};
 pub use keys::{Address, AddressError, PublicKey, Signature};
-pub use merkle::{MerkleProof, merkle_proof, merkle_root};
+pub use merkle::{MerkleProof, MerkleTree, merkle_proof, merkle_root};
 pub use receipt::{Event, Receipt, TxStatus};
+pub use storage::{
+    Allocation, Grant, MAX_CONTENT_BLOCKS, Priority, STORAGE_BLOCK_SIZE, StorageMode, StorageNode,
+    content_blocks,
+};
 pub use transaction::{Payload, RefBlock, Transaction, UnsignedTransaction};
 
 /// Identifies a chain; transactions and blocks carry it so they cannot be

@@ -74,6 +74,55 @@ pub fn merkle_proof(leaves: &[Hash], index: usize) -> Option<MerkleProof> {
     })
 }
 
+/// A whole tree kept in memory, for a prover that needs many proofs of one
+/// list: building every proof with [`merkle_proof`] would rehash the whole
+/// list each time (quadratic for a 16k-block content).
+#[derive(Clone, Debug)]
+pub struct MerkleTree {
+    /// `levels[0]` are the leaf nodes, the last level is the root alone.
+    levels: Vec<Vec<Hash>>,
+}
+
+impl MerkleTree {
+    pub fn new(leaves: &[Hash]) -> Self {
+        let mut levels = vec![leaves.iter().map(leaf_node).collect::<Vec<_>>()];
+        while let Some(top) = levels.last().filter(|l| l.len() > 1) {
+            let next = next_level(top);
+            levels.push(next);
+        }
+        MerkleTree { levels }
+    }
+
+    /// The same root as [`merkle_root`] over the leaves.
+    pub fn root(&self) -> Hash {
+        match self.levels.last().and_then(|l| l.first()) {
+            Some(r) => *r,
+            None => Hash::ZERO,
+        }
+    }
+
+    /// The same proof as [`merkle_proof`], without rehashing.
+    pub fn proof(&self, index: usize) -> Option<MerkleProof> {
+        let leaf_count = self.levels.first()?.len();
+        if index >= leaf_count {
+            return None;
+        }
+        let mut siblings = Vec::new();
+        let mut i = index;
+        for level in &self.levels[..self.levels.len() - 1] {
+            if let Some(s) = level.get(i ^ 1) {
+                siblings.push(*s);
+            }
+            i /= 2;
+        }
+        Some(MerkleProof {
+            index: index as u64,
+            leaf_count: leaf_count as u64,
+            siblings,
+        })
+    }
+}
+
 impl MerkleProof {
     /// Checks that `leaf` sits at `self.index` under `root`.
     pub fn verify(&self, leaf: &Hash, root: &Hash) -> bool {
@@ -125,6 +174,16 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn tree_matches_one_shot_functions(n in 0usize..70) {
+            let l = leaves(n);
+            let tree = MerkleTree::new(&l);
+            prop_assert_eq!(tree.root(), merkle_root(&l));
+            for i in 0..=n {
+                prop_assert_eq!(tree.proof(i), merkle_proof(&l, i));
+            }
+        }
+
         #[test]
         fn proofs_verify_and_tampering_fails(n in 1usize..70, pick in any::<prop::sample::Index>(), flip in any::<prop::sample::Index>()) {
             let l = leaves(n);

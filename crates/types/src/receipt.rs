@@ -97,6 +97,43 @@ pub enum Event {
         to_reporter: Amount,
         to_pool: Amount,
     },
+    /// Storage was bought; `paid` goes to the storage pool, credited at the
+    /// end of the block.
+    StorageAllocated {
+        content_id: Hash,
+        owner: Address,
+        expires_ms: u64,
+        paid: Amount,
+    },
+    /// An allocation was extended; `paid` goes to the storage pool, credited
+    /// at the end of the block.
+    StorageRenewed {
+        content_id: Hash,
+        payer: Address,
+        expires_ms: u64,
+        paid: Amount,
+    },
+    /// An expired allocation and its grants were removed.
+    StorageCollected {
+        content_id: Hash,
+        owner: Address,
+        collector: Address,
+    },
+    StorageGranted {
+        content_id: Hash,
+        reader: Address,
+    },
+    StorageNodeRegistered {
+        operator: Address,
+        peer_id: Vec<u8>,
+        /// Deposit locked by this call (0 when an existing node updated
+        /// its addresses).
+        deposit: Amount,
+    },
+    StorageNodeUnregistered {
+        operator: Address,
+        refund: Amount,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]

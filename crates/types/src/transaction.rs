@@ -3,6 +3,7 @@
 use crate::boxes::{GateKind, MessageBody};
 use crate::hash::{Hash, sha256, sha256_parts};
 use crate::keys::{Address, PublicKey, Signature};
+use crate::storage::{Priority, StorageMode};
 use crate::{Amount, ChainId, Height, codec};
 use borsh::{BorshDeserialize, BorshSerialize};
 
@@ -85,6 +86,38 @@ pub enum Payload {
         first: Box<crate::Header>,
         second: Box<crate::Header>,
     },
+    /// Buy storage for content `content_id` (the Merkle root of its block
+    /// hashes) for `period_ms`, paid up front to the storage pool. `blocks`
+    /// must be [`crate::content_blocks`] of `size`.
+    StorageAlloc {
+        content_id: Hash,
+        size: u64,
+        blocks: u64,
+        replicas: u8,
+        priority: Priority,
+        mode: StorageMode,
+        period_ms: u64,
+        public: bool,
+    },
+    /// Extend an allocation by `period_ms` (anyone may pay for it).
+    StorageRenew { content_id: Hash, period_ms: u64 },
+    /// Remove an expired allocation and its grants (anyone may).
+    StorageCollect { content_id: Hash },
+    /// Register (or update) the sender's storage node, locking the chain's
+    /// storage node deposit on first registration.
+    StorageRegister {
+        peer_id: Vec<u8>,
+        addrs: Vec<String>,
+    },
+    /// Unregister the sender's storage node; the deposit comes back.
+    StorageUnregister,
+    /// Give `reader` the content key of private content, wrapped to the
+    /// reader's key (owner only; replaces an earlier grant to that reader).
+    StorageGrant {
+        content_id: Hash,
+        reader: Address,
+        wrapped_key: Vec<u8>,
+    },
 }
 
 impl Payload {
@@ -105,6 +138,23 @@ impl Payload {
             Payload::ElectionVote { .. } => "election_vote",
             Payload::ElectionWithdraw { .. } => "election_withdraw",
             Payload::ElectionReport { .. } => "election_report",
+            Payload::StorageAlloc { .. } => "storage_alloc",
+            Payload::StorageRenew { .. } => "storage_renew",
+            Payload::StorageCollect { .. } => "storage_collect",
+            Payload::StorageRegister { .. } => "storage_register",
+            Payload::StorageUnregister => "storage_unregister",
+            Payload::StorageGrant { .. } => "storage_grant",
+        }
+    }
+
+    /// The content a storage call addresses, if any.
+    pub fn content_id(&self) -> Option<&Hash> {
+        match self {
+            Payload::StorageAlloc { content_id, .. }
+            | Payload::StorageRenew { content_id, .. }
+            | Payload::StorageCollect { content_id }
+            | Payload::StorageGrant { content_id, .. } => Some(content_id),
+            _ => None,
         }
     }
 
@@ -271,6 +321,48 @@ mod tests {
             bytes.push(extra);
             prop_assert!(decode_bounded::<Transaction>(&bytes, 1 << 16).is_err());
         }
+    }
+
+    #[test]
+    fn storage_calls_are_appended_and_round_trip() {
+        // The first storage call takes the tag after the last election
+        // call: earlier encodings keep their meaning.
+        let calls = [
+            Payload::StorageAlloc {
+                content_id: Hash([3; 32]),
+                size: 5,
+                blocks: 1,
+                replicas: 3,
+                priority: 1,
+                mode: StorageMode::Writable,
+                period_ms: 3_600_000,
+                public: false,
+            },
+            Payload::StorageRenew {
+                content_id: Hash([3; 32]),
+                period_ms: 1,
+            },
+            Payload::StorageCollect {
+                content_id: Hash([3; 32]),
+            },
+            Payload::StorageRegister {
+                peer_id: vec![1, 2],
+                addrs: vec!["/ip4/127.0.0.1/tcp/1".into()],
+            },
+            Payload::StorageUnregister,
+            Payload::StorageGrant {
+                content_id: Hash([3; 32]),
+                reader: Address([4; 32]),
+                wrapped_key: vec![5; 80],
+            },
+        ];
+        for (i, p) in calls.iter().enumerate() {
+            let bytes = encode(p);
+            assert_eq!(bytes[0] as usize, 14 + i, "{}", p.kind());
+            assert_eq!(&decode_bounded::<Payload>(&bytes, 1 << 16).unwrap(), p);
+        }
+        assert_eq!(calls[0].content_id(), Some(&Hash([3; 32])));
+        assert_eq!(calls[4].content_id(), None);
     }
 
     #[test]

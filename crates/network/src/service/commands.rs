@@ -38,6 +38,20 @@ impl Service {
                 self.unblock_manually(peer);
                 let _ = reply.send(());
             }
+            Command::Content {
+                peer,
+                request,
+                reply,
+            } => self.send_content_request(peer, request, reply),
+            Command::StartProviding { key, reply } => self.start_providing(key, reply),
+            Command::StopProviding { key, reply } => {
+                self.stop_providing(key);
+                let _ = reply.send(());
+            }
+            Command::Providers { key, reply } => self.providers(key, reply),
+            Command::AddPeerAddress { peer, addr, reply } => {
+                self.add_peer_address(peer, addr, reply)
+            }
             // Handled by the run loop, which stops on it.
             Command::Shutdown { reply } => {
                 let _ = reply.send(());

@@ -5,29 +5,34 @@
 //!
 //! Split by concern: `commands` (what handles ask), `peers` (connections,
 //! identify, discovery, bans), `gossip` (received messages), `sync` (the
-//! request-response protocol).
+//! sync request-response protocol), `content` (block transfer and DHT
+//! provider records).
 
 mod commands;
+mod content;
 mod gossip;
 mod peers;
 mod sync;
 
 use crate::behaviour::{Behaviour, BehaviourEvent};
 use crate::config::NetworkConfig;
+use crate::content::{ContentProvider, ContentResponse};
 use crate::event::EventSink;
 use crate::gossip::{PayloadLimits, Topics};
 use crate::handle::Command;
 use crate::scoreboard::Scoreboard;
 use crate::sync::{SyncLimits, SyncProvider};
 use futures::StreamExt;
+use libp2p::kad::{QueryId, RecordKey};
 use libp2p::request_response::ResponseChannel;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
+pub(crate) use self::content::{ContentPending, Lookup};
 pub(crate) use self::sync::Pending;
 
 /// Most foreign peers remembered.
@@ -41,6 +46,9 @@ pub(crate) type Served = (
     ResponseChannel<crate::sync::SyncResponse>,
     crate::sync::SyncResponse,
 );
+
+/// A served content response on its way back from the blocking pool.
+pub(crate) type ContentServed = (ResponseChannel<ContentResponse>, ContentResponse);
 
 pub(crate) struct Service {
     swarm: Swarm<Behaviour>,
@@ -73,6 +81,32 @@ pub(crate) struct Service {
     /// Bounded by `MAX_FOREIGN` (oldest ids by order are forgotten first).
     foreign: BTreeSet<PeerId>,
     chain_id: u64,
+    local_peer_id: PeerId,
+    /// Answers peers' content requests; `None`: refuse them all.
+    content: Option<Arc<dyn ContentProvider>>,
+    /// Our outstanding content requests; bounded by
+    /// `max_pending_content_requests`.
+    content_pending: HashMap<libp2p::request_response::OutboundRequestId, ContentPending>,
+    max_content_pending: usize,
+    /// Inbound content requests being served on the blocking pool.
+    content_serving: usize,
+    max_content_serving: usize,
+    max_content_response_bytes: usize,
+    content_served_tx: mpsc::Sender<ContentServed>,
+    content_served_rx: mpsc::Receiver<ContentServed>,
+    /// Keys whose provider announcement waits for a slot; bounded by
+    /// `max_provided_keys`.
+    publish_queue: VecDeque<RecordKey>,
+    max_publish_queue: usize,
+    /// Running announcements; at most `max_concurrent_publishes`.
+    publishing: HashSet<QueryId>,
+    max_publishing: usize,
+    /// Running provider look-ups (at most `max_provider_queries`) and
+    /// those waiting (at most `content::MAX_QUEUED_LOOKUPS`).
+    lookups: HashMap<QueryId, Lookup>,
+    lookup_queue: VecDeque<Lookup>,
+    max_lookups: usize,
+    provider_query_timeout: Duration,
 }
 
 pub(crate) struct ServiceParts {
@@ -81,12 +115,16 @@ pub(crate) struct ServiceParts {
     pub events: EventSink,
     pub commands: mpsc::Receiver<Command>,
     pub provider: Arc<dyn SyncProvider>,
+    pub content: Option<Arc<dyn ContentProvider>>,
     pub bootstrap: Vec<(PeerId, Multiaddr)>,
+    pub local_peer_id: PeerId,
 }
 
 impl Service {
     pub(crate) fn new(cfg: &NetworkConfig, parts: ServiceParts) -> Self {
         let (served_tx, served_rx) = mpsc::channel(cfg.max_concurrent_serves);
+        let (content_served_tx, content_served_rx) =
+            mpsc::channel(cfg.max_concurrent_content_serves);
         Service {
             swarm: parts.swarm,
             topics: parts.topics,
@@ -113,6 +151,23 @@ impl Service {
             discovery_interval: cfg.discovery_interval,
             foreign: BTreeSet::new(),
             chain_id: cfg.chain_id,
+            local_peer_id: parts.local_peer_id,
+            content: parts.content,
+            content_pending: HashMap::new(),
+            max_content_pending: cfg.max_pending_content_requests,
+            content_serving: 0,
+            max_content_serving: cfg.max_concurrent_content_serves,
+            max_content_response_bytes: cfg.max_content_response_bytes,
+            content_served_tx,
+            content_served_rx,
+            publish_queue: VecDeque::new(),
+            max_publish_queue: cfg.max_provided_keys,
+            publishing: HashSet::new(),
+            max_publishing: cfg.max_concurrent_publishes,
+            lookups: HashMap::new(),
+            lookup_queue: VecDeque::new(),
+            max_lookups: cfg.max_provider_queries,
+            provider_query_timeout: cfg.provider_query_timeout,
         }
     }
 
@@ -132,6 +187,7 @@ impl Service {
                     None => break None,
                 },
                 Some((channel, response)) = self.served_rx.recv() => self.on_served(channel, response),
+                Some((channel, response)) = self.content_served_rx.recv() => self.on_content_served(channel, response),
                 _ = tick.tick() => self.on_tick(),
                 _ = discovery.tick() => self.discover(),
             }
@@ -141,6 +197,7 @@ impl Service {
         for (_, p) in self.pending.drain() {
             let _ = p.reply.send(Err(crate::error::NetworkError::Closed));
         }
+        self.close_content();
         drop(self.swarm);
         if let Some(reply) = shutdown_reply {
             let _ = reply.send(());
@@ -151,6 +208,7 @@ impl Service {
         match event {
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(e)) => self.on_gossip(e),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.on_sync(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Content(e)) => self.on_content(e),
             SwarmEvent::Behaviour(BehaviourEvent::Identify(e)) => self.on_identify(e),
             SwarmEvent::Behaviour(BehaviourEvent::Kad(e)) => self.on_kad(e),
             SwarmEvent::Behaviour(BehaviourEvent::Blocked(never)) => match never {},
@@ -164,6 +222,7 @@ impl Service {
     }
 
     fn on_tick(&mut self) {
+        self.expire_lookups();
         let now = std::time::Instant::now();
         for peer in self.scoreboard.tick(now) {
             tracing::info!(target: "umbra::network", %peer, "ban expired");

@@ -116,22 +116,31 @@ impl Service {
     }
 
     pub(super) fn on_kad(&mut self, event: kad::Event) {
-        if let kad::Event::RoutingUpdated {
-            peer, is_new_peer, ..
-        } = event
-        {
+        match event {
             // A peer discovered through the DHT: connect while we want more.
-            if is_new_peer
+            kad::Event::RoutingUpdated {
+                peer, is_new_peer, ..
+            } if is_new_peer
                 && self.connected.len() < self.target_peers
                 && !self.connected.contains_key(&peer)
                 && !self.is_blocked(&peer)
-                && !self.foreign.contains(&peer)
+                && !self.foreign.contains(&peer) =>
             {
                 let opts = DialOpts::peer_id(peer)
                     .condition(PeerCondition::DisconnectedAndNotDialing)
                     .build();
                 let _ = self.swarm.dial(opts);
             }
+            kad::Event::InboundRequest {
+                request:
+                    kad::InboundRequest::AddProvider {
+                        record: Some(record),
+                    },
+            } => self.on_provider_record(record),
+            kad::Event::OutboundQueryProgressed {
+                id, result, step, ..
+            } => self.on_query_progress(id, result, step.last),
+            _ => {}
         }
     }
 

@@ -129,6 +129,22 @@ pub fn config(chain_id: u64, seed: u8, bootstrap: Vec<Multiaddr>) -> NetworkConf
 
 pub async fn start(cfg: NetworkConfig, provider: Arc<dyn SyncProvider>) -> Node {
     let (handle, events) = Network::start(cfg, provider).await.expect("network starts");
+    node(handle, events).await
+}
+
+/// Starts a node that stores content through `content`.
+pub async fn start_content(
+    cfg: NetworkConfig,
+    provider: Arc<dyn SyncProvider>,
+    content: Arc<dyn umbra_network::ContentProvider>,
+) -> Node {
+    let (handle, events) = Network::start_with_content(cfg, provider, Some(content))
+        .await
+        .expect("network starts");
+    node(handle, events).await
+}
+
+async fn node(handle: NetworkHandle, events: Receiver<NetworkEvent>) -> Node {
     let id = handle.local_peer_id();
     let listen = handle.listen_addrs().await.expect("listen addrs");
     let listen = listen.into_iter().next().expect("listening on an address");

@@ -10,7 +10,7 @@ use super::state::{load, store};
 use crate::error::ExecError;
 use crate::overlay::Overlay;
 use umbra_types::{Address, Amount, Event, GateKind, MessageBody};
-use umbra_vm::{BoxInfo, Host, HostError};
+use umbra_vm::{BoxInfo, Host, HostError, StorageOp, Value};
 
 /// Share of every gate payment that goes to the reward pool, in percent
 /// (seed §5.3: 95 % to the payment's target, 5 % to the pool).
@@ -273,5 +273,25 @@ impl Host for GateHost<'_, '_> {
             caller_is_owner: rec.owner == self.caller,
         };
         Ok(Some((info, code)))
+    }
+
+    /// `LINK id` pushes the content id back when the content is allocated
+    /// and live at the block's time, and refuses otherwise. The other
+    /// storage operations are not served on chain.
+    fn storage(&mut self, op: StorageOp<'_>) -> Result<Value, HostError> {
+        match op {
+            StorageOp::Link { id, .. } => {
+                let content = umbra_types::Hash(*id);
+                let live =
+                    crate::storage::live_allocation(self.state, &content, self.env.timestamp_ms);
+                match self.keep(live)? {
+                    Some(_) => Ok(Value::Bytes(id.to_vec())),
+                    None => Err(HostError::Refused(format!(
+                        "content {content} is not allocated"
+                    ))),
+                }
+            }
+            _ => Err(HostError::StorageUnavailable),
+        }
     }
 }

@@ -167,18 +167,29 @@ pub fn set_gate(
     }]))
 }
 
-fn check_body(body: &MessageBody, env: &GateEnv<'_>) -> Result<(), CallFailure> {
+/// A body within the chain's size limit; a link must name live content of
+/// exactly its size.
+fn check_body(
+    state: &Overlay<'_>,
+    body: &MessageBody,
+    env: &GateEnv<'_>,
+) -> Result<Result<(), CallFailure>, ExecError> {
     let len = body.stored_len() as u64;
     if len > env.params.max_message_bytes {
-        return Err(CallFailure {
+        return Ok(Err(CallFailure {
             code: fail_codes::MESSAGE_TOO_LARGE,
             reason: format!(
                 "message body is {len} bytes, over the limit of {}; store large content off chain and push a link",
                 env.params.max_message_bytes
             ),
-        });
+        }));
     }
-    Ok(())
+    match body {
+        MessageBody::Link { content_id, size } => {
+            crate::storage::check_link(state, env.timestamp_ms, content_id, *size)
+        }
+        MessageBody::Data(_) => Ok(Ok(())),
+    }
 }
 
 pub fn push(
@@ -188,9 +199,7 @@ pub fn push(
     name: &str,
     body: &MessageBody,
 ) -> CallResult {
-    if let Err(f) = check_body(body, env) {
-        return Ok(Err(f));
-    }
+    try_call!(check_body(state, body, env));
     let rec = try_call!(existing(state, name));
     let passed = try_call!(run_gate(
         state,
@@ -290,9 +299,7 @@ pub fn replace(
     index: u64,
     body: &MessageBody,
 ) -> CallResult {
-    if let Err(f) = check_body(body, env) {
-        return Ok(Err(f));
-    }
+    try_call!(check_body(state, body, env));
     let rec = try_call!(owned(state, name, from));
     let (_, mut msg) = try_call!(message_at(state, name, &rec, Some(index)));
     msg.body = body.clone();

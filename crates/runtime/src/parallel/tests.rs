@@ -11,7 +11,9 @@ use proptest::prelude::*;
 use std::sync::OnceLock;
 use umbra_crypto::Keypair;
 use umbra_storage::MemState;
-use umbra_types::{Address, Payload, PublicKey, RefBlock, Signature, encode};
+use umbra_types::{
+    Address, Allocation, Grant, Hash, Payload, PublicKey, RefBlock, Signature, StorageMode, encode,
+};
 
 const CHAIN: u64 = 7;
 const HEIGHT: u64 = 70;
@@ -119,13 +121,113 @@ fn lying(t: &Transaction) -> ResourceSet {
 }
 
 /// One generated transaction: sender, receiver (None = the hot account),
-/// amount, and a defect.
+/// amount, a defect, and which call it is (mostly transfers).
 #[derive(Clone, Debug)]
 struct Spec {
     from: usize,
     to: Option<usize>,
     amount: u128,
     defect: u8,
+    call: u8,
+}
+
+/// Contents the storage calls of the generator share.
+const CONTENTS: u8 = 12;
+
+fn content(n: u128) -> Hash {
+    Hash([(n % u128::from(CONTENTS)) as u8 + 1; 32])
+}
+
+/// The call of a spec: a transfer, or (one in five) a storage call on one
+/// of a few shared contents, so storage calls conflict with each other.
+fn payload(s: &Spec, to: Address) -> Payload {
+    let c = content(s.amount);
+    let hour = crate::storage::HOUR_MS;
+    match s.call {
+        0..80 => Payload::Transfer {
+            to,
+            amount: s.amount,
+        },
+        80..88 => {
+            let size = (s.amount % 700_000) as u64;
+            Payload::StorageAlloc {
+                content_id: c,
+                size,
+                blocks: umbra_types::content_blocks(size),
+                replicas: 1 + (s.amount % 3) as u8,
+                priority: (s.amount % 4) as u8,
+                mode: if s.amount.is_multiple_of(2) {
+                    StorageMode::ReadOnly
+                } else {
+                    StorageMode::Writable
+                },
+                period_ms: hour * (1 + (s.amount % 3) as u64),
+                public: s.amount.is_multiple_of(5),
+            }
+        }
+        88..93 => Payload::StorageRenew {
+            content_id: c,
+            period_ms: hour,
+        },
+        93..97 => Payload::StorageGrant {
+            content_id: c,
+            reader: to,
+            wrapped_key: vec![7; 48],
+        },
+        97..99 => Payload::StorageCollect { content_id: c },
+        _ if s.amount.is_multiple_of(2) => Payload::StorageRegister {
+            peer_id: vec![(s.amount % 3) as u8; 8],
+            addrs: vec![],
+        },
+        _ => Payload::StorageUnregister,
+    }
+}
+
+/// Allocations already on chain: even contents expired (at the block's
+/// time), odd ones live, some with grants, owned by the first accounts.
+fn with_storage(m: &mut MemState, accounts: usize) {
+    use crate::storage::keys as sk;
+    let ks = keys_pool();
+    let mut owned: std::collections::BTreeMap<Address, Vec<Hash>> = Default::default();
+    let mut granted: std::collections::BTreeMap<Address, Vec<Hash>> = Default::default();
+    for n in 0..CONTENTS {
+        let id = content(u128::from(n));
+        let owner = ks[usize::from(n) % accounts].address();
+        let alloc = Allocation {
+            owner,
+            content_id: id,
+            size: 10,
+            blocks: 1,
+            replicas: 1,
+            priority: 1,
+            mode: StorageMode::ReadOnly,
+            public: n % 3 == 0,
+            created_ms: 0,
+            expires_ms: if n % 2 == 0 { 1 } else { 1 << 40 },
+            paid: 5,
+        };
+        m.0.insert(sk::allocation(&id), encode(&alloc));
+        owned.entry(owner).or_default().push(id);
+        if n % 3 != 0 {
+            let reader = ks[(usize::from(n) + 1) % accounts].address();
+            let grant = Grant {
+                content_id: id,
+                owner,
+                reader,
+                wrapped_key: vec![1; 48],
+                granted_ms: 0,
+            };
+            m.0.insert(sk::grant(&id, &reader), encode(&grant));
+            m.0.insert(sk::readers(&id), encode(&vec![reader]));
+            granted.entry(reader).or_default().push(id);
+        }
+    }
+    for (a, list) in owned {
+        m.0.insert(sk::owned(&a), encode(&list));
+    }
+    for (a, list) in granted {
+        m.0.insert(sk::granted(&a), encode(&list));
+    }
 }
 
 fn build(specs: &[Spec]) -> Vec<Transaction> {
@@ -137,6 +239,7 @@ fn build(specs: &[Spec]) -> Vec<Transaction> {
             let to = s.to.map_or_else(hot, |i| ks[i].address());
             let n = nonces[s.from];
             let mut t = tx(ks[s.from], n, to, s.amount);
+            t.payload = payload(s, to);
             match s.defect {
                 0 => t.nonce = n + 1,                  // gap
                 1 if n > 0 => t.nonce = n - 1,         // replay
@@ -162,12 +265,14 @@ fn specs(accounts: usize) -> impl Strategy<Value = Vec<Spec>> {
                 0u32..100,
                 0u128..2_000_000,
                 0u8..60,
+                0u8..100,
             )
-                .prop_map(move |(from, to, roll, amount, defect)| Spec {
+                .prop_map(move |(from, to, roll, amount, defect, call)| Spec {
                     from,
                     to: (roll >= hot_pct).then_some(to),
                     amount,
                     defect,
+                    call,
                 }),
             n,
         )
@@ -189,19 +294,26 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
     // Random senders and receivers, a hot account, failed calls (amounts
-    // above the balance), invalid transactions and nonce gaps.
+    // above the balance), invalid transactions and nonce gaps, and storage
+    // calls on shared contents (allocations taking over expired content
+    // stray from their declaration; collections and registrations are
+    // barriers).
     #[test]
     fn parallel_equals_sequential(
         accounts in prop_oneof![2usize..32, 160usize..256],
         specs in specs(256),
         poor in any::<bool>(),
+        stored in any::<bool>(),
     ) {
         let specs: Vec<Spec> = specs.into_iter().map(|mut s| {
             s.from %= accounts;
             s.to = s.to.map(|t| t % accounts);
             s
         }).collect();
-        let st = genesis(accounts, |i| if poor && i % 3 == 0 { 30_000 } else { 10_000_000 });
+        let mut st = genesis(accounts, |i| if poor && i % 3 == 0 { 30_000 } else { 10_000_000 });
+        if stored {
+            with_storage(&mut st, accounts);
+        }
         let txs = build(&specs);
         for mode in [ExecMode::Produce, ExecMode::Import] {
             let seq = run(&SequentialExecutor, &st, &txs, mode);

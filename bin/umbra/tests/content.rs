@@ -1,0 +1,290 @@
+//! PDFS on one node, end to end through the CLI and the HTTP gateway:
+//! round trips at the block-size edges, sharing, range requests, the
+//! ciphertext-only guarantee, refusal of unpaid content and garbage
+//! collection of expired content.
+
+mod common;
+
+use common::{Devnet, free_port, http_request, refused};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const BLOCK: usize = 256 * 1024;
+
+/// Deterministic bytes that never repeat a 16-byte window in practice.
+fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A devnet whose chain lets content expire after a second, so garbage
+/// collection can be observed.
+fn devnet(dir: &Path) -> Devnet {
+    let data = dir.join("chain");
+    let port = free_port();
+    let mut d = Devnet::start_with(&data, 100, port, &["--upkeep-secs", "1"]);
+    d.terminate();
+    let spec_path = data.join("spec.json");
+    let mut spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(&spec_path).unwrap()).unwrap();
+    spec["params"]["min_storage_period_ms"] = json!(1000);
+    std::fs::write(&spec_path, spec.to_string()).unwrap();
+    for sub in ["db", "storage"] {
+        let _ = std::fs::remove_dir_all(data.join(sub));
+    }
+    let d = Devnet::start_with(&data, 100, port, &["--upkeep-secs", "1"]);
+    wait_until(30, "the devnet node registered as a storage node", || {
+        d.rpc("storage_nodes", json!([]))["result"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    });
+    d
+}
+
+fn put(d: &Devnet, file: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["put", file.to_str().unwrap(), "--from", "dev:alice"];
+    args.extend_from_slice(extra);
+    let v = d.cli_json(&args);
+    v["content_id"].as_str().unwrap().to_string()
+}
+
+fn get(d: &Devnet, id: &str, out: &Path, from: &str) {
+    d.cli_json(&["get", id, "-o", out.to_str().unwrap(), "--from", from]);
+}
+
+fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, data).unwrap();
+    p
+}
+
+/// Every stored file under the node's block store.
+fn stored_files(d: &Devnet) -> Vec<Vec<u8>> {
+    fn walk(p: &Path, out: &mut Vec<Vec<u8>>) {
+        for e in std::fs::read_dir(p).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&d.dir.join("storage").join("blocks"), &mut out);
+    out
+}
+
+/// Whether any 16-byte-aligned 16-byte window of `plain` appears anywhere
+/// in `stored` (any leak of 31+ consecutive plaintext bytes contains one).
+fn leaks(plain: &[u8], stored: &[Vec<u8>]) -> bool {
+    let windows: HashSet<&[u8]> = plain.chunks_exact(16).collect();
+    stored
+        .iter()
+        .any(|f| f.windows(16).any(|w| windows.contains(w)))
+}
+
+#[test]
+fn content_round_trips_shares_streams_and_expires() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let d = devnet(dir);
+
+    // 1. Round trips at the block-size edges, encrypted and public.
+    let big = pseudo_random(3 * BLOCK + 1, 7);
+    let cases: Vec<(&str, Vec<u8>, bool)> = vec![
+        ("empty", vec![], false),
+        ("one", vec![42], false),
+        ("block", pseudo_random(BLOCK, 3), false),
+        ("many", big.clone(), false),
+        ("public", pseudo_random(BLOCK + 5, 11), true),
+    ];
+    let mut ids = Vec::new();
+    for (name, data, public) in &cases {
+        let f = write(dir, name, data);
+        let id = if *public {
+            put(&d, &f, &["--public"])
+        } else {
+            put(&d, &f, &[])
+        };
+        let out = dir.join(format!("{name}.out"));
+        get(&d, &id, &out, "dev:alice");
+        assert_eq!(&std::fs::read(&out).unwrap(), data, "{name} round trip");
+        ids.push(id);
+    }
+    let many_id = ids[3].clone();
+    let public_id = ids[4].clone();
+
+    // 2. The node only ever holds ciphertext of private content; the scan
+    // does find public content, so it is able to fail.
+    let stored = stored_files(&d);
+    assert!(!leaks(&big, &stored), "plaintext found in the block store");
+    assert!(
+        leaks(&cases[4].1, &stored),
+        "the scan must see public content"
+    );
+
+    // 3. Sharing: bob can read once granted, carol cannot.
+    d.cli_json(&["box", "register-key", "--from", "dev:bob"]);
+    let err = refused(
+        &d,
+        &[
+            "get",
+            &many_id,
+            "-o",
+            dir.join("bob.out").to_str().unwrap(),
+            "--from",
+            "dev:bob",
+        ],
+    );
+    assert!(err.contains("no grant"), "{err}");
+    d.cli_json(&["share", &many_id, "--to", "dev:bob", "--from", "dev:alice"]);
+    get(&d, &many_id, &dir.join("bob.out"), "dev:bob");
+    assert_eq!(std::fs::read(dir.join("bob.out")).unwrap(), big);
+    let err = refused(
+        &d,
+        &[
+            "get",
+            &many_id,
+            "-o",
+            dir.join("carol.out").to_str().unwrap(),
+            "--from",
+            "dev:carol",
+        ],
+    );
+    assert!(err.contains("no grant"), "{err}");
+    let ls = d.cli_json(&["ls", "--owner", "dev:bob"]);
+    assert_eq!(ls["shared_with_me"].as_array().unwrap().len(), 1, "{ls}");
+    let ls = d.cli_json(&["ls", "--owner", "dev:alice"]);
+    assert_eq!(ls["owned"].as_array().unwrap().len(), cases.len(), "{ls}");
+
+    // 4. Range requests through the gateway return exactly the bytes asked.
+    let key = d.cli_json(&["key", &many_id, "--from", "dev:bob"])["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/content/{many_id}");
+    let n = big.len();
+    for (range, from, to) in [
+        ("bytes=0-9", 0, 10),
+        ("bytes=262140-262150", 262_140, 262_151),
+        ("bytes=786430-786432", 786_430, 786_433),
+        (&format!("bytes={}-", n - 1) as &str, n - 1, n),
+        ("bytes=-5", n - 5, n),
+        ("bytes=100-99999999", 100, n),
+    ] {
+        let (status, head, body) = http_request(
+            d.port,
+            "GET",
+            &path,
+            &[("Range", range), ("X-Umbra-Key", &key)],
+            b"",
+        );
+        assert_eq!(status, 206, "{range}: {head}");
+        assert!(
+            head.contains(&format!("content-range: bytes {from}-{}/{n}", to - 1)),
+            "{range}: {head}"
+        );
+        assert_eq!(body, &big[from..to], "{range}");
+    }
+    let (status, _, body) = http_request(d.port, "GET", &format!("{path}?key={key}"), &[], b"");
+    assert_eq!(status, 200);
+    assert_eq!(body, big);
+    let (status, head, _) = http_request(
+        d.port,
+        "GET",
+        &path,
+        &[("Range", &format!("bytes={n}-")), ("X-Umbra-Key", &key)],
+        b"",
+    );
+    assert_eq!(status, 416, "{head}");
+    assert!(
+        head.contains(&format!("content-range: bytes */{n}")),
+        "{head}"
+    );
+    let (status, _, _) = http_request(d.port, "GET", &path, &[], b"");
+    assert_eq!(status, 403, "encrypted content without a key");
+    let (status, _, body) = http_request(
+        d.port,
+        "GET",
+        &format!("/content/{public_id}"),
+        &[("Range", "bytes=3-6")],
+        b"",
+    );
+    assert_eq!((status, body.as_slice()), (206, &cases[4].1[3..7]));
+    // A wrong key fails the stream instead of returning garbage.
+    let wrong = "00".repeat(32);
+    let (status, _, body) = http_request(d.port, "GET", &path, &[("X-Umbra-Key", &wrong)], b"");
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
+
+    // 5. Content nobody paid for is refused.
+    let unpaid = dir.join("unpaid");
+    std::fs::write(&unpaid, pseudo_random(1000, 99)).unwrap();
+    let fake_id = "ab".repeat(32);
+    let (status, _, body) = http_request(
+        d.port,
+        "PUT",
+        &format!("/content/{fake_id}/blocks/0"),
+        &[],
+        b"hello",
+    );
+    assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
+    let (status, _, body) = http_request(
+        d.port,
+        "POST",
+        &format!("/content/{fake_id}/manifest"),
+        &[],
+        b"\x01garbage",
+    );
+    assert!(
+        status == 404 || status == 422,
+        "{status} {}",
+        String::from_utf8_lossy(&body)
+    );
+    // A block that is not the one the manifest lists is refused too.
+    let (status, _, _) = http_request(
+        d.port,
+        "PUT",
+        &format!("/content/{many_id}/blocks/0"),
+        &[],
+        &big[..BLOCK],
+    );
+    assert_eq!(status, 422);
+
+    // 6. Expired content is collected from the block store.
+    let short = write(dir, "short", &pseudo_random(2 * BLOCK, 5));
+    let short_id = put(&d, &short, &["--period", "2s"]);
+    let local = |id: &str| {
+        let (_, _, body) = http_request(d.port, "GET", &format!("/content/{id}/local"), &[], b"");
+        serde_json::from_slice::<Value>(&body).unwrap()
+    };
+    assert_eq!(local(&short_id)["blocks"].as_array().unwrap().len(), 2);
+    wait_until(30, "expired content collected", || {
+        local(&short_id)["manifest"] == json!(false)
+    });
+    assert_eq!(local(&short_id)["blocks"].as_array().unwrap().len(), 0);
+    // Live content is untouched by the collection.
+    assert_eq!(local(&many_id)["blocks"].as_array().unwrap().len(), 4);
+    let alloc = d.rpc("storage_allocation", json!([short_id]))["result"].clone();
+    assert_eq!(alloc["expired"], json!(true), "{alloc}");
+}

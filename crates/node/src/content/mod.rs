@@ -1,0 +1,125 @@
+//! The storage-node role (PDFS): a local block store, the checks that keep
+//! it to content someone paid for, replication to the K registered storage
+//! nodes closest to each block, retrieval from any holder, repair and
+//! garbage collection, and the HTTP gateway that clients upload through and
+//! browsers stream from.
+//!
+//! What a block or manifest *is* (encoding, encryption, ids) lives in
+//! `umbra-pdfs`; what content is allocated and who stores it lives on chain
+//! (`umbra_runtime::storage`). This module only wires the two to the disk,
+//! the network and HTTP.
+
+mod chain_view;
+mod error;
+mod fetch;
+pub mod gateway;
+mod placement;
+mod register;
+mod repair;
+mod serve;
+mod upload;
+
+pub use error::ContentError;
+pub use register::ensure_registered;
+pub use repair::spawn_maintenance;
+pub use serve::Provider;
+pub use upload::Placed;
+
+use crate::chain::Chain;
+use parking_lot::Mutex;
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use umbra_network::{NetworkHandle, PeerId};
+use umbra_pdfs::BlockStore;
+use umbra_types::{Hash, MerkleTree};
+
+/// Where and how much a storage node stores.
+#[derive(Clone, Debug)]
+pub struct StorageSettings {
+    pub dir: PathBuf,
+    /// Most bytes of blocks kept on disk.
+    pub capacity: u64,
+    /// How often upkeep runs (repair, provider records, garbage collection).
+    pub upkeep_every: std::time::Duration,
+}
+
+/// Most content trees kept for proof building; each is about 64 bytes per
+/// block, so 16 trees of the largest content are ~64 MiB.
+const MAX_CACHED_TREES: usize = 16;
+
+/// The node's content side. Cheap to share (`Arc`).
+pub struct ContentService {
+    store: BlockStore,
+    chain: Arc<Chain>,
+    /// Set once the network is up (it needs this service to start).
+    network: OnceLock<NetworkHandle>,
+    /// This node's libp2p identity, as registered on chain.
+    me: PeerId,
+    /// Merkle trees of contents being uploaded or repaired, by content id.
+    trees: Mutex<HashMap<Hash, Arc<MerkleTree>>>,
+    /// (content, peer) pairs whose manifest the peer already has, so an
+    /// upload sends each manifest once per peer.
+    manifests_sent: Mutex<BTreeSet<(Hash, PeerId)>>,
+    /// The live storage nodes, looked up at most once a second: an upload
+    /// asks for every block.
+    live_cache: Mutex<Option<(std::time::Instant, Vec<chain_view::Registered>)>>,
+}
+
+impl ContentService {
+    pub fn open(
+        settings: &StorageSettings,
+        chain: Arc<Chain>,
+        me: PeerId,
+    ) -> Result<Arc<Self>, ContentError> {
+        let store = BlockStore::open(&settings.dir, settings.capacity)?;
+        tracing::info!(
+            target: "umbra::storage",
+            dir = %settings.dir.display(),
+            used = store.used_bytes(),
+            capacity = store.capacity_bytes(),
+            blocks = store.block_count(),
+            "block store opened"
+        );
+        Ok(Arc::new(ContentService {
+            store,
+            chain,
+            network: OnceLock::new(),
+            me,
+            trees: Mutex::new(HashMap::new()),
+            manifests_sent: Mutex::new(BTreeSet::new()),
+            live_cache: Mutex::new(None),
+        }))
+    }
+
+    pub fn store(&self) -> &BlockStore {
+        &self.store
+    }
+
+    pub fn peer_id(&self) -> PeerId {
+        self.me
+    }
+
+    pub fn network(&self) -> Option<&NetworkHandle> {
+        self.network.get()
+    }
+
+    /// Connects the service to the node's network (once).
+    pub fn set_network(&self, net: NetworkHandle) {
+        let _ = self.network.set(net);
+    }
+
+    /// The Merkle tree of content `id` (whose manifest is `manifest`).
+    fn tree(&self, id: &Hash, manifest: &umbra_pdfs::Manifest) -> Arc<MerkleTree> {
+        let mut trees = self.trees.lock();
+        if let Some(t) = trees.get(id) {
+            return t.clone();
+        }
+        if trees.len() >= MAX_CACHED_TREES {
+            trees.clear();
+        }
+        let t = Arc::new(MerkleTree::new(&manifest.block_ids));
+        trees.insert(*id, t.clone());
+        t
+    }
+}
