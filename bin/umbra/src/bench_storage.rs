@@ -186,7 +186,7 @@ pub async fn storage(a: BenchStorageArgs, json: bool) -> anyhow::Result<()> {
     let get = get_content(
         &last,
         &id,
-        Opener::Grant(owner),
+        Opener::Grant(Box::new(owner)),
         &output,
         a.concurrency,
         !json,

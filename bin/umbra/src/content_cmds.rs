@@ -492,8 +492,8 @@ async fn key_from_grant(c: &RpcClient, id: &Hash, reader: &Keypair) -> anyhow::R
         .as_str()
         .and_then(|h| hex::decode(h).ok())
         .context("the node returned a malformed grant")?;
-    Ok(unwrap_key(&reader.encryption_keypair(), id, &wrapped)
-        .context("cannot unwrap the content key from the grant")?)
+    unwrap_key(&reader.encryption_keypair(), id, &wrapped)
+        .context("cannot unwrap the content key from the grant")
 }
 
 fn parse_key(s: &str) -> anyhow::Result<ContentKey> {
@@ -515,7 +515,7 @@ pub struct GetReport {
 
 /// Whose key opens the content.
 pub enum Opener {
-    Grant(Keypair),
+    Grant(Box<Keypair>),
     Key(ContentKey),
     Nothing,
 }
@@ -523,7 +523,7 @@ pub enum Opener {
 pub async fn get(a: GetArgs, g: &Global) -> anyhow::Result<()> {
     let opener = match (&a.key, &a.from) {
         (Some(k), _) => Opener::Key(parse_key(k)?),
-        (None, Some(from)) => Opener::Grant(signer(from)?),
+        (None, Some(from)) => Opener::Grant(Box::new(signer(from)?)),
         (None, None) => Opener::Nothing,
     };
     let id = parse_id(&a.id)?;

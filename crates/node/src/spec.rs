@@ -287,7 +287,11 @@ mod tests {
         spec.save(&p).unwrap();
         assert_eq!(ChainSpec::load(&p).unwrap(), spec);
         assert_eq!(spec.consensus.authorities, vec![v.public()]);
-        assert_eq!(spec.balances().unwrap().len(), 10);
+        assert_eq!(
+            spec.balances().unwrap().len(),
+            11,
+            "ten dev accounts and the validator"
+        );
     }
 
     #[test]

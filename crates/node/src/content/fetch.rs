@@ -7,7 +7,7 @@ use super::placement::closest;
 use super::{ContentError, ContentService};
 use umbra_network::{ContentRequest, ContentResponse, PeerId};
 use umbra_pdfs::Manifest;
-use umbra_types::{Hash, sha256};
+use umbra_types::Hash;
 
 impl ContentService {
     /// The manifest of content `id`, checked against the id.
@@ -81,11 +81,9 @@ impl ContentService {
             .ask(peer, ContentRequest::GetBlock { id: *block_id })
             .await
         {
-            Some(ContentResponse::Block(Some(b))) if sha256(&b) == *block_id => Some(b),
-            Some(ContentResponse::Block(Some(_))) => {
-                tracing::warn!(target: "umbra::storage", %peer, block = %block_id, "a peer served a block that does not match its id");
-                None
-            }
+            // The network layer already checked that the block hashes to
+            // its id (and penalised a peer whose answer did not).
+            Some(ContentResponse::Block(Some(b))) => Some(b),
             _ => None,
         }
     }

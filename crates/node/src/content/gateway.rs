@@ -207,7 +207,7 @@ fn local(content: &ContentService, id: &Hash) -> Result<HttpResponse, ContentErr
 }
 
 /// The key a requester sent, if any.
-fn requested_key(req: &Parts) -> Result<Option<ContentKey>, HttpResponse> {
+fn requested_key(req: &Parts) -> Result<Option<ContentKey>, Box<HttpResponse>> {
     let from_query = req.uri.query().and_then(|q| {
         q.split('&')
             .find_map(|kv| kv.strip_prefix("key=").map(str::to_owned))
@@ -222,10 +222,10 @@ fn requested_key(req: &Parts) -> Result<Option<ContentKey>, HttpResponse> {
     };
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(hex_key.trim(), &mut bytes).map_err(|_| {
-        json(
+        Box::new(json(
             StatusCode::BAD_REQUEST,
             &serde_json::json!({"error": "the content key must be 64 hex digits"}),
-        )
+        ))
     })?;
     Ok(Some(ContentKey::from_bytes(bytes)))
 }
@@ -244,7 +244,7 @@ async fn stream(
 ) -> Result<HttpResponse, ContentError> {
     let key = match requested_key(req) {
         Ok(k) => k,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     let manifest = content.fetch_manifest(&id).await?;
     if manifest.scheme != umbra_pdfs::Scheme::Public && key.is_none() {
