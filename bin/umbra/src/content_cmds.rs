@@ -408,8 +408,8 @@ pub async fn put_file(o: &PutOptions) -> anyhow::Result<PutReport> {
         .as_ref()
         .map(|k| ContentKey::from_bytes(k.to_bytes()));
     let encoder = tokio::task::spawn_blocking(move || {
-        encode_stream(file, ck.as_ref(), |i, _, stored| {
-            tx.blocking_send((i, stored.to_vec()))
+        umbra_pdfs::seal_stream(file, ck.as_ref(), |i, stored| {
+            tx.blocking_send((i, stored))
                 .map_err(|_| umbra_pdfs::PdfsError::Sink("the upload stopped".into()))
         })
     });
@@ -439,7 +439,10 @@ pub async fn put_file(o: &PutOptions) -> anyhow::Result<PutReport> {
         bar.add(len.min(umbra_pdfs::BLOCK_SIZE) as u64);
     }
     drop(uploads);
-    encoder.await??;
+    let sealed = encoder.await??;
+    if sealed != size {
+        bail!("{} changed while it was being stored ({size} bytes, then {sealed})", o.file.display());
+    }
     bar.finish();
     let upload_time = upload_started.elapsed();
     let total = started.elapsed();

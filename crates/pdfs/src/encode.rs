@@ -44,6 +44,33 @@ pub fn encode_stream<R: Read>(
     encode_with_limit(reader, key, sink, MAX_BLOCKS)
 }
 
+/// Like [`encode_stream`] but without computing block ids, handing the
+/// sink each stored block by value, and sealing on the calling thread: for
+/// a second pass over content whose manifest is already known (an upload).
+/// There the network sets the pace; rayon's idle workers would spin while
+/// the sink waits, taking the CPU the upload needs, and hashing again would
+/// cost a fifth of the work. Returns the content's size.
+pub fn seal_stream<R: Read>(
+    reader: R,
+    key: Option<&ContentKey>,
+    mut sink: impl FnMut(u64, Vec<u8>) -> Result<(), PdfsError>,
+) -> Result<u64, PdfsError> {
+    let mut chunker = Chunker::new(reader, MAX_BLOCKS)?;
+    loop {
+        let batch = chunker.next_batch(1)?;
+        if batch.is_empty() {
+            return Ok(chunker.total());
+        }
+        for b in batch {
+            let stored = match key {
+                Some(key) => seal_block(key, b.index, b.last, &b.bytes)?,
+                None => b.bytes,
+            };
+            sink(b.index, stored)?;
+        }
+    }
+}
+
 pub(crate) fn encode_with_limit<R: Read>(
     reader: R,
     key: Option<&ContentKey>,

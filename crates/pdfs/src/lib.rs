@@ -57,7 +57,7 @@ mod store;
 
 pub use cipher::{BLOCK_AAD_LABEL, block_id, block_nonce, open_block, seal_block};
 pub use decode::decode_block;
-pub use encode::encode_stream;
+pub use encode::{encode_stream, seal_stream};
 pub use error::PdfsError;
 pub use key::{CONTENT_KEY_INFO, ContentKey, MAX_WRAPPED_KEY_BYTES, unwrap_key, wrap_key};
 pub use limits::{

@@ -389,3 +389,25 @@ fn a_reader_gets_the_key_and_the_content() {
     let bobs_key = unwrap_key(&bob, &m.content_id(), &grant).unwrap();
     assert_eq!(decode_all(&m, Some(&bobs_key), &stored), input);
 }
+
+/// The upload's second pass must produce exactly the blocks the manifest
+/// was computed from, or every node would refuse them.
+#[test]
+fn seal_stream_matches_encode_stream() {
+    let key = ContentKey::generate();
+    for len in [0, 1, B, 3 * B + 7] {
+        let input = data(len, 41);
+        for k in [Some(&key), None] {
+            let (m, stored) = encode(&input, k);
+            let mut again = Vec::new();
+            let size = seal_stream(input.as_slice(), k, |i, bytes| {
+                assert_eq!(i, again.len() as u64);
+                again.push(bytes);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(size, m.size);
+            assert_eq!(again, stored, "len {len}");
+        }
+    }
+}

@@ -7,12 +7,13 @@ use super::placement::closest;
 use super::{ContentError, ContentService};
 use umbra_network::{ContentRequest, ContentResponse, PeerId};
 use umbra_pdfs::Manifest;
+use std::sync::Arc;
 use umbra_types::Hash;
 
 impl ContentService {
     /// The manifest of content `id`, checked against the id.
-    pub async fn fetch_manifest(&self, id: &Hash) -> Result<Manifest, ContentError> {
-        if let Some(m) = self.store.manifest(id)? {
+    pub async fn fetch_manifest(&self, id: &Hash) -> Result<Arc<Manifest>, ContentError> {
+        if let Some(m) = self.manifest(id)? {
             return Ok(m);
         }
         for peer in self.candidates(id).await? {
@@ -24,8 +25,10 @@ impl ContentService {
                 Ok(m) if m.content_id() == *id => {
                     // Kept so the blocks that follow need no second lookup;
                     // garbage collection drops it with the content.
-                    let _ = self.store.put_manifest(&m);
-                    return Ok(m);
+                    return match self.keep_manifest(id, m.clone()) {
+                        Ok(m) => Ok(m),
+                        Err(_) => Ok(Arc::new(m)),
+                    };
                 }
                 _ => {
                     tracing::warn!(target: "umbra::storage", %peer, content = %id, "a peer served a manifest that does not match its id");

@@ -184,7 +184,7 @@ async fn read_body(parts: &Parts, body: HttpBody, limit: usize) -> Result<Bytes,
 }
 
 fn local(content: &ContentService, id: &Hash) -> Result<HttpResponse, ContentError> {
-    let manifest = content.store().manifest(id)?;
+    let manifest = content.manifest(id)?;
     let blocks: Vec<u64> = manifest
         .as_ref()
         .map(|m| {
@@ -318,7 +318,6 @@ async fn stream(
         }
         Err(e) => return Err(e.into()),
     };
-    let manifest = Arc::new(manifest);
     let service = content.clone();
     let key = key.map(Arc::new);
     let want = end - start;

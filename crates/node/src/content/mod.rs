@@ -44,8 +44,8 @@ pub struct StorageSettings {
     pub upkeep_every: std::time::Duration,
 }
 
-/// Most content trees kept for proof building; each is about 64 bytes per
-/// block, so 16 trees of the largest content are ~64 MiB.
+/// Most content trees (and decoded manifests) kept; a tree is about 64
+/// bytes per block, so 16 trees of the largest content are ~64 MiB.
 const MAX_CACHED_TREES: usize = 16;
 
 /// The node's content side. Cheap to share (`Arc`).
@@ -61,6 +61,10 @@ pub struct ContentService {
     /// (content, peer) pairs whose manifest the peer already has, so an
     /// upload sends each manifest once per peer.
     manifests_sent: Mutex<BTreeSet<(Hash, PeerId)>>,
+    /// Decoded manifests by content id: every block of an upload or a
+    /// download needs its content's manifest, and decoding one (with its
+    /// id check) costs milliseconds for large content.
+    manifests: Mutex<HashMap<Hash, Arc<umbra_pdfs::Manifest>>>,
     /// The live storage nodes, looked up at most once a second: an upload
     /// asks for every block.
     live_cache: Mutex<Option<(std::time::Instant, Vec<chain_view::Registered>)>>,
@@ -89,6 +93,7 @@ impl ContentService {
             trees: Mutex::new(HashMap::new()),
             manifests_sent: Mutex::new(BTreeSet::new()),
             live_cache: Mutex::new(None),
+            manifests: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -107,6 +112,47 @@ impl ContentService {
     /// Connects the service to the node's network (once).
     pub fn set_network(&self, net: NetworkHandle) {
         let _ = self.network.set(net);
+    }
+
+    /// The stored manifest of `id`, decoded once.
+    pub(crate) fn manifest(
+        &self,
+        id: &Hash,
+    ) -> Result<Option<Arc<umbra_pdfs::Manifest>>, ContentError> {
+        if let Some(m) = self.manifests.lock().get(id) {
+            return Ok(Some(m.clone()));
+        }
+        let Some(m) = self.store.manifest(id)? else {
+            return Ok(None);
+        };
+        let m = Arc::new(m);
+        self.remember_manifest(id, m.clone());
+        Ok(Some(m))
+    }
+
+    fn remember_manifest(&self, id: &Hash, m: Arc<umbra_pdfs::Manifest>) {
+        let mut cache = self.manifests.lock();
+        if cache.len() >= MAX_CACHED_TREES {
+            cache.clear();
+        }
+        cache.insert(*id, m);
+    }
+
+    /// Stores a checked manifest and keeps it decoded.
+    pub(crate) fn keep_manifest(
+        &self,
+        id: &Hash,
+        m: umbra_pdfs::Manifest,
+    ) -> Result<Arc<umbra_pdfs::Manifest>, ContentError> {
+        self.store.put_manifest(&m)?;
+        let m = Arc::new(m);
+        self.remember_manifest(id, m.clone());
+        Ok(m)
+    }
+
+    /// Forgets decoded manifests (after garbage collection removed some).
+    pub(crate) fn forget_manifests(&self) {
+        self.manifests.lock().clear();
     }
 
     /// The Merkle tree of content `id` (whose manifest is `manifest`).

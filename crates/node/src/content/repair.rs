@@ -48,6 +48,7 @@ impl ContentService {
         report.contents_collected = gc.contents as usize;
         report.blocks_collected = gc.blocks as usize;
         if gc.contents > 0 {
+            self.forget_manifests();
             tracing::info!(target: "umbra::storage", contents = gc.contents, blocks = gc.blocks, bytes = gc.bytes, "collected expired content");
         }
 
@@ -82,7 +83,7 @@ impl ContentService {
         let Ok(alloc) = self.live_allocation(id) else {
             return Ok(0);
         };
-        let Some(manifest) = self.store.manifest(id)? else {
+        let Some(manifest) = self.manifest(id)? else {
             return Ok(0);
         };
         let live = self.live_nodes().await?;

@@ -37,7 +37,7 @@ impl ContentProvider for Provider {
             ContentRequest::HasBlocks { ids } => {
                 ContentResponse::Has(ids.iter().map(|id| s.store.has(id)).collect())
             }
-            ContentRequest::GetManifest { content_id } => match s.store.manifest(&content_id) {
+            ContentRequest::GetManifest { content_id } => match s.manifest(&content_id) {
                 Ok(m) => ContentResponse::Manifest(m.map(|m| m.encode())),
                 Err(_) => ContentResponse::Manifest(None),
             },
@@ -60,7 +60,11 @@ fn answer(r: Result<(), ContentError>, peer: PeerId) -> ContentResponse {
 impl ContentService {
     /// Takes a manifest (from a client or a peer) after checking it hashes
     /// to `id` and matches the allocation on chain.
-    pub fn accept_manifest(&self, id: &Hash, bytes: &[u8]) -> Result<Manifest, ContentError> {
+    pub fn accept_manifest(
+        &self,
+        id: &Hash,
+        bytes: &[u8],
+    ) -> Result<Arc<Manifest>, ContentError> {
         let manifest = Manifest::decode(bytes)?;
         if manifest.content_id() != *id {
             return Err(ContentError::ManifestMismatch {
@@ -69,8 +73,7 @@ impl ContentService {
             });
         }
         self.check_manifest(id, &manifest)?;
-        self.store.put_manifest(&manifest)?;
-        Ok(manifest)
+        self.keep_manifest(id, manifest)
     }
 
     /// A block another node pushes: it must belong to allocated, unexpired

@@ -82,7 +82,7 @@ impl ContentService {
                     index,
                     blocks: manifest.block_count(),
                 })?;
-        if data.len() > umbra_pdfs::MAX_STORED_BLOCK || sha256(&data) != block_id {
+        if data.len() > umbra_pdfs::MAX_STORED_BLOCK {
             return Err(ContentError::WrongBlock { id: *id, index });
         }
         let alloc = self.live_allocation(id)?;
@@ -92,12 +92,22 @@ impl ContentService {
             return Err(ContentError::NoStorageNodes);
         }
         let targets = closest(&block_id, &live, wanted);
+        // The local store checks the hash as it stores; without a local
+        // copy, check here before sending the block anywhere.
+        if !targets.iter().any(|t| t.peer == self.me) && sha256(&data) != block_id {
+            return Err(ContentError::WrongBlock { id: *id, index });
+        }
         let mut replicas = 0;
         let mut remote = Vec::new();
         for t in &targets {
             if t.peer == self.me {
-                self.store.put(&block_id, &data)?;
-                replicas += 1;
+                match self.store.put(&block_id, &data) {
+                    Ok(_) => replicas += 1,
+                    Err(umbra_pdfs::PdfsError::HashMismatch { .. }) => {
+                        return Err(ContentError::WrongBlock { id: *id, index });
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             } else {
                 remote.push(t.peer);
             }
