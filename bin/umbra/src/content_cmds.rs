@@ -441,7 +441,10 @@ pub async fn put_file(o: &PutOptions) -> anyhow::Result<PutReport> {
     drop(uploads);
     let sealed = encoder.await??;
     if sealed != size {
-        bail!("{} changed while it was being stored ({size} bytes, then {sealed})", o.file.display());
+        bail!(
+            "{} changed while it was being stored ({size} bytes, then {sealed})",
+            o.file.display()
+        );
     }
     bar.finish();
     let upload_time = upload_started.elapsed();

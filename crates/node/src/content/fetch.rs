@@ -5,9 +5,9 @@
 
 use super::placement::closest;
 use super::{ContentError, ContentService};
+use std::sync::Arc;
 use umbra_network::{ContentRequest, ContentResponse, PeerId};
 use umbra_pdfs::Manifest;
-use std::sync::Arc;
 use umbra_types::Hash;
 
 impl ContentService {

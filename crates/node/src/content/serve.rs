@@ -60,11 +60,7 @@ fn answer(r: Result<(), ContentError>, peer: PeerId) -> ContentResponse {
 impl ContentService {
     /// Takes a manifest (from a client or a peer) after checking it hashes
     /// to `id` and matches the allocation on chain.
-    pub fn accept_manifest(
-        &self,
-        id: &Hash,
-        bytes: &[u8],
-    ) -> Result<Arc<Manifest>, ContentError> {
+    pub fn accept_manifest(&self, id: &Hash, bytes: &[u8]) -> Result<Arc<Manifest>, ContentError> {
         let manifest = Manifest::decode(bytes)?;
         if manifest.content_id() != *id {
             return Err(ContentError::ManifestMismatch {
