@@ -42,3 +42,32 @@ pub fn transfer(
         amount,
     }]))
 }
+
+/// Takes `amount` from `from` for a deposit, lock or payment; `false` (and
+/// nothing changed) if the balance is short.
+pub(crate) fn debit(
+    state: &mut Overlay<'_>,
+    from: &Address,
+    amount: Amount,
+) -> Result<bool, ExecError> {
+    let mut acct = state.account(from)?;
+    if acct.balance < amount {
+        return Ok(false);
+    }
+    acct.balance -= amount;
+    state.set_account(from, &acct);
+    Ok(true)
+}
+
+/// Gives back what [`debit`] took (refunds, slashed deposits). Saturating:
+/// the tokens came out of balances, so the total cannot overflow.
+pub(crate) fn credit(
+    state: &mut Overlay<'_>,
+    to: &Address,
+    amount: Amount,
+) -> Result<(), ExecError> {
+    let mut acct = state.account(to)?;
+    acct.balance = acct.balance.saturating_add(amount);
+    state.set_account(to, &acct);
+    Ok(())
+}

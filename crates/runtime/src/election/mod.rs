@@ -21,7 +21,7 @@ use crate::boxes::state::{load, store};
 use crate::error::{ExecError, fail_codes};
 use crate::overlay::Overlay;
 use crate::params::ChainParams;
-use crate::token::CallFailure;
+use crate::token::{CallFailure, credit, debit};
 use umbra_storage::StateView;
 use umbra_types::{Address, Amount, Event, Header, Height, PublicKey, Transaction};
 
@@ -65,24 +65,6 @@ pub fn dispatch(state: &mut Overlay<'_>, env: &ElectionEnv<'_>, tx: &Transaction
             "non-election call sent to the election module".into(),
         )),
     }
-}
-
-fn debit(state: &mut Overlay<'_>, from: &Address, amount: Amount) -> Result<bool, ExecError> {
-    let mut acct = state.account(from)?;
-    if acct.balance < amount {
-        return Ok(false);
-    }
-    acct.balance -= amount;
-    state.set_account(from, &acct);
-    Ok(true)
-}
-
-fn credit(state: &mut Overlay<'_>, to: &Address, amount: Amount) -> Result<(), ExecError> {
-    let mut acct = state.account(to)?;
-    // Locked tokens came out of balances, so the total cannot overflow.
-    acct.balance = acct.balance.saturating_add(amount);
-    state.set_account(to, &acct);
-    Ok(())
 }
 
 fn announce(

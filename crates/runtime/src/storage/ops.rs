@@ -6,34 +6,14 @@ use crate::boxes::ops::CallResult;
 use crate::boxes::state::{load, store};
 use crate::error::{ExecError, fail_codes};
 use crate::overlay::Overlay;
-use crate::token::CallFailure;
-use umbra_types::{
-    Address, Allocation, Amount, Event, Grant, Hash, Priority, StorageMode, StorageNode,
-};
+use crate::token::{CallFailure, credit, debit};
+use umbra_types::{Address, Allocation, Event, Grant, Hash, Priority, StorageMode, StorageNode};
 
 fn fail(code: u16, reason: impl Into<String>) -> CallResult {
     Ok(Err(CallFailure {
         code,
         reason: reason.into(),
     }))
-}
-
-fn debit(state: &mut Overlay<'_>, from: &Address, amount: Amount) -> Result<bool, ExecError> {
-    let mut acct = state.account(from)?;
-    if acct.balance < amount {
-        return Ok(false);
-    }
-    acct.balance -= amount;
-    state.set_account(from, &acct);
-    Ok(true)
-}
-
-fn credit(state: &mut Overlay<'_>, to: &Address, amount: Amount) -> Result<(), ExecError> {
-    let mut acct = state.account(to)?;
-    // Deposits came out of balances, so the total cannot overflow.
-    acct.balance = acct.balance.saturating_add(amount);
-    state.set_account(to, &acct);
-    Ok(())
 }
 
 /// Stores a list, or deletes its key when it is empty (an empty list and
