@@ -207,9 +207,29 @@ fn content_round_trips_shares_streams_and_expires() {
         );
         assert_eq!(body, &big[from..to], "{range}");
     }
-    let (status, _, body) = http_request(d.port, "GET", &format!("{path}?key={key}"), &[], b"");
+    let (status, head, body) = http_request(
+        d.port,
+        "GET",
+        &format!("{path}?key={key}&type=video/mp4"),
+        &[],
+        b"",
+    );
     assert_eq!(status, 200);
     assert_eq!(body, big);
+    assert!(head.contains("content-type: video/mp4"), "{head}");
+    // Stored content never runs as a page on the RPC origin.
+    let (_, head, _) = http_request(
+        d.port,
+        "HEAD",
+        &format!("{path}?key={key}&type=text/html"),
+        &[],
+        b"",
+    );
+    assert!(
+        head.contains("content-type: application/octet-stream"),
+        "{head}"
+    );
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
     let (status, head, _) = http_request(
         d.port,
         "GET",

@@ -271,7 +271,7 @@ async fn stream(
         },
     };
     let (start, end) = range.unwrap_or((0, size));
-    let content_type = query_param(req, "type").unwrap_or("application/octet-stream");
+    let content_type = media_type(query_param(req, "type"));
     let mut builder = Response::builder()
         .status(if range.is_some() {
             StatusCode::PARTIAL_CONTENT
@@ -282,8 +282,16 @@ async fn stream(
         .header(header::CONTENT_LENGTH, end - start)
         .header(
             header::CONTENT_TYPE,
-            HeaderValue::from_str(content_type)
+            HeaderValue::from_str(&content_type)
                 .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        )
+        // Anyone can store content, and it is served from the RPC origin:
+        // it must never run as a page there (no sniffing into HTML, no
+        // scripts even if a browser renders it).
+        .header("x-content-type-options", "nosniff")
+        .header(
+            header::CONTENT_SECURITY_POLICY,
+            "sandbox; default-src 'none'",
         );
     if range.is_some() {
         builder = builder.header(
@@ -353,6 +361,29 @@ async fn stream(
     Ok(builder
         .body(HttpBody::new(StreamBody::new(frames)))
         .unwrap_or_else(|_| internal()))
+}
+
+/// The Content-Type a requester asked for with `?type=`, if it is one a
+/// page cannot run from (media, plain text, PDF); anything else, or none,
+/// is served as `application/octet-stream`.
+fn media_type(asked: Option<&str>) -> String {
+    let fallback = "application/octet-stream".to_string();
+    let Some(t) = asked else { return fallback };
+    let t = t
+        .replace("%2F", "/")
+        .replace("%2f", "/")
+        .to_ascii_lowercase();
+    let well_formed = t.len() <= 64
+        && t.split_once('/')
+            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+        && t.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"/.+-".contains(&c));
+    let safe = t.starts_with("video/")
+        || t.starts_with("audio/")
+        || (t.starts_with("image/") && !t.contains("svg"))
+        || t == "text/plain"
+        || t == "application/pdf";
+    if well_formed && safe { t } else { fallback }
 }
 
 enum RangeHeader {
@@ -479,6 +510,24 @@ mod tests {
         assert!(range("bytes=0-1,5-6").is_none());
         assert!(range("items=0-1").is_none());
         assert!(range("bytes=x-").is_none());
+    }
+
+    #[test]
+    fn only_inert_media_types_are_served() {
+        assert_eq!(media_type(Some("video/mp4")), "video/mp4");
+        assert_eq!(media_type(Some("video%2Fwebm")), "video/webm");
+        assert_eq!(media_type(Some("image/png")), "image/png");
+        for bad in [
+            "text/html",
+            "image/svg+xml",
+            "application/javascript",
+            "video/mp4\r\nx: y",
+            "video/",
+            "",
+        ] {
+            assert_eq!(media_type(Some(bad)), "application/octet-stream", "{bad}");
+        }
+        assert_eq!(media_type(None), "application/octet-stream");
     }
 
     #[test]

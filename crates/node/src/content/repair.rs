@@ -24,7 +24,7 @@ pub fn spawn_maintenance(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = service.upkeep(&mut announced).await {
+            if let Err(e) = ContentService::upkeep(&service, &mut announced).await {
                 tracing::warn!(target: "umbra::storage", error = %e, "storage upkeep failed");
             }
         }
@@ -40,11 +40,19 @@ pub struct UpkeepReport {
 }
 
 impl ContentService {
-    async fn upkeep(&self, announced: &mut BTreeSet<Hash>) -> Result<UpkeepReport, ContentError> {
+    async fn upkeep(
+        self: &Arc<Self>,
+        announced: &mut BTreeSet<Hash>,
+    ) -> Result<UpkeepReport, ContentError> {
         self.learn_addresses().await;
         let mut report = UpkeepReport::default();
 
-        let gc = tokio::task::block_in_place(|| self.store.collect(|id| self.is_live(id)))?;
+        // Reads every manifest and may delete many files: off the async
+        // threads.
+        let me = self.clone();
+        let gc = tokio::task::spawn_blocking(move || me.store.collect(|id| me.is_live(id)))
+            .await
+            .map_err(|e| ContentError::State(format!("garbage collection stopped: {e}")))??;
         report.contents_collected = gc.contents as usize;
         report.blocks_collected = gc.blocks as usize;
         if gc.contents > 0 {

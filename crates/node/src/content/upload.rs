@@ -8,6 +8,9 @@ use futures::future::join_all;
 use umbra_network::{ContentRequest, ContentResponse, PeerId};
 use umbra_types::{Hash, sha256};
 
+/// Most (content, peer) manifest deliveries remembered.
+const MAX_REMEMBERED_SENDS: usize = 65_536;
+
 /// What happened to one uploaded block.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Placed {
@@ -57,7 +60,13 @@ impl ContentService {
             )
             .await;
         if ok {
-            self.manifests_sent.lock().insert((*id, peer));
+            let mut sent = self.manifests_sent.lock();
+            // Only a saving (a peer that lacks the manifest refuses the
+            // block and gets it again), so forgetting it all is safe.
+            if sent.len() >= MAX_REMEMBERED_SENDS {
+                sent.clear();
+            }
+            sent.insert((*id, peer));
         }
         ok
     }
