@@ -98,8 +98,9 @@ pub struct PutArgs {
     /// Allocate it writable (costs twice as much).
     #[arg(long)]
     pub writable: bool,
-    /// Most storage payment to accept, in tokens (default: whatever the
-    /// chain's price is; see the estimate printed before paying).
+    /// Most storage payment to accept, in tokens; the put stops before
+    /// paying if the chain's price (RPC `storage_price`) is higher.
+    /// Default: no limit.
     #[arg(long)]
     pub max_price: Option<String>,
     #[command(flatten)]
