@@ -50,7 +50,7 @@ const MAX_CACHED_TREES: usize = 16;
 
 /// The node's content side. Cheap to share (`Arc`).
 pub struct ContentService {
-    store: BlockStore,
+    store: Arc<BlockStore>,
     chain: Arc<Chain>,
     /// Set once the network is up (it needs this service to start).
     network: OnceLock<NetworkHandle>,
@@ -86,7 +86,7 @@ impl ContentService {
             "block store opened"
         );
         Ok(Arc::new(ContentService {
-            store,
+            store: Arc::new(store),
             chain,
             network: OnceLock::new(),
             me,

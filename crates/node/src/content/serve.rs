@@ -5,7 +5,7 @@ use super::{ContentError, ContentService};
 use std::sync::Arc;
 use umbra_network::{ContentProvider, ContentRequest, ContentResponse, PeerId};
 use umbra_pdfs::Manifest;
-use umbra_types::{Hash, MerkleProof, sha256};
+use umbra_types::{Hash, MerkleProof};
 
 /// The network-facing side of a [`ContentService`].
 pub struct Provider(pub Arc<ContentService>);
@@ -93,18 +93,22 @@ impl ContentService {
         if data.len() > umbra_pdfs::MAX_STORED_BLOCK {
             return Err(ContentError::WrongBlock { id: *id, index });
         }
-        let block_id = sha256(data);
+        let manifest = self.manifest(id)?.ok_or(ContentError::NoManifest(*id))?;
+        // The manifest we hold was checked against the id; the proof ties
+        // the pushed index to it, and the store hashes the bytes once.
+        let block_id = *manifest
+            .block_ids
+            .get(index as usize)
+            .ok_or(ContentError::WrongBlock { id: *id, index })?;
         if !proof.verify(&block_id, id) {
             return Err(ContentError::WrongBlock { id: *id, index });
         }
-        let manifest = self
-            .store
-            .manifest(id)?
-            .ok_or(ContentError::NoManifest(*id))?;
-        if manifest.block_ids.get(index as usize) != Some(&block_id) {
-            return Err(ContentError::WrongBlock { id: *id, index });
+        match self.store.put(&block_id, data) {
+            Ok(_) => Ok(()),
+            Err(umbra_pdfs::PdfsError::HashMismatch { .. }) => {
+                Err(ContentError::WrongBlock { id: *id, index })
+            }
+            Err(e) => Err(e.into()),
         }
-        self.store.put(&block_id, data)?;
-        Ok(())
     }
 }

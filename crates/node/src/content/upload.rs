@@ -5,6 +5,7 @@
 use super::placement::closest;
 use super::{ContentError, ContentService};
 use futures::future::join_all;
+use std::sync::Arc;
 use umbra_network::{ContentRequest, ContentResponse, PeerId};
 use umbra_types::{Hash, sha256};
 
@@ -78,10 +79,7 @@ impl ContentService {
         index: u64,
         data: Vec<u8>,
     ) -> Result<Placed, ContentError> {
-        let manifest = self
-            .store
-            .manifest(id)?
-            .ok_or(ContentError::NoManifest(*id))?;
+        let manifest = self.manifest(id)?.ok_or(ContentError::NoManifest(*id))?;
         let block_id =
             *manifest
                 .block_ids
@@ -103,14 +101,24 @@ impl ContentService {
         let targets = closest(&block_id, &live, wanted);
         // The local store checks the hash as it stores; without a local
         // copy, check here before sending the block anywhere.
-        if !targets.iter().any(|t| t.peer == self.me) && sha256(&data) != block_id {
-            return Err(ContentError::WrongBlock { id: *id, index });
-        }
+        let data = if targets.iter().any(|t| t.peer == self.me) {
+            data
+        } else {
+            let (hashed, data) = off_thread(move || (sha256(&data), data)).await?;
+            if hashed != block_id {
+                return Err(ContentError::WrongBlock { id: *id, index });
+            }
+            data
+        };
         let mut replicas = 0;
         let mut remote = Vec::new();
+        let data = Arc::new(data);
         for t in &targets {
             if t.peer == self.me {
-                match self.store.put(&block_id, &data) {
+                // Hashing and writing 256 KiB: off the async threads, so
+                // the gateway keeps receiving while blocks are stored.
+                let (store, bytes) = (self.store.clone(), data.clone());
+                match off_thread(move || store.put(&block_id, &bytes)).await? {
                     Ok(_) => replicas += 1,
                     Err(umbra_pdfs::PdfsError::HashMismatch { .. }) => {
                         return Err(ContentError::WrongBlock { id: *id, index });
@@ -121,6 +129,7 @@ impl ContentService {
                 remote.push(t.peer);
             }
         }
+        let data = Arc::try_unwrap(data).unwrap_or_else(|shared| (*shared).clone());
         let pushes = remote
             .iter()
             .map(|&peer| self.push_block(peer, id, &manifest, index, data.clone()));
@@ -189,4 +198,15 @@ impl ContentService {
             }
         }
     }
+}
+
+/// Runs CPU or disk work (hashing, writing a block) on the blocking pool.
+async fn off_thread<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ContentError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ContentError::Unavailable {
+            what: format!("a worker thread ({e})"),
+        })
 }

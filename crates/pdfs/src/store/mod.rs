@@ -6,9 +6,11 @@
 //! the way out (a file changed on disk is deleted and reported missing), so
 //! the store never serves bytes that do not match their name.
 //!
-//! The accounting (bytes and blocks stored) lives behind one mutex, held
-//! across the writes and deletes that change it, so concurrent `put`s of
-//! one block count it once and the store never goes past its capacity. One
+//! The accounting (bytes and blocks stored) lives behind one mutex. A `put`
+//! reserves its bytes and marks the block as being written under the lock,
+//! then writes the file without it (so writes of different blocks overlap),
+//! so concurrent `put`s of one block count it once and the store never goes
+//! past its capacity. Deletes hold the lock across the unlink. One
 //! `BlockStore` per directory at a time: a second process writing to the
 //! same directory would not be counted until the next `open`.
 
@@ -26,10 +28,11 @@ use layout::{
     BLOCKS_DIR, MANIFESTS_DIR, ReadOutcome, TMP_SUFFIX, block_path, entries, file_len, parse_id,
     read_bounded, remove, shard, write_atomic,
 };
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use umbra_types::{Hash, sha256};
 
 /// Blocks on disk under a byte capacity. `Send + Sync`: share it in an `Arc`.
@@ -39,6 +42,8 @@ pub struct BlockStore {
     blocks: PathBuf,
     capacity: u64,
     usage: Mutex<Usage>,
+    /// Signalled when a block leaves [`Usage::writing`].
+    written: Condvar,
     /// Numbers temporary files so concurrent writers never share one.
     tmp_seq: AtomicU64,
 }
@@ -48,6 +53,9 @@ struct Usage {
     /// Bytes of block files (manifests are not counted).
     bytes: u64,
     blocks: u64,
+    /// Blocks whose file is being written right now; their bytes are
+    /// already counted.
+    writing: HashSet<Hash>,
 }
 
 impl BlockStore {
@@ -87,6 +95,7 @@ impl BlockStore {
             blocks,
             capacity: capacity_bytes,
             usage: Mutex::new(usage),
+            written: Condvar::new(),
             tmp_seq: AtomicU64::new(0),
         })
     }
@@ -121,6 +130,9 @@ impl BlockStore {
         let need = bytes.len() as u64;
         let path = block_path(&self.blocks, id);
         let mut usage = self.lock();
+        while usage.writing.contains(id) {
+            usage = self.written.wait(usage).unwrap_or_else(|p| p.into_inner());
+        }
         let existing = file_len(&path)?;
         if existing == Some(need) {
             return Ok(false);
@@ -135,14 +147,26 @@ impl BlockStore {
                 need,
             });
         }
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| PdfsError::io(parent, e))?;
-        }
-        write_atomic(&path, self.next_seq(), bytes)?;
         usage.bytes = used + need;
         if existing.is_none() {
             usage.blocks += 1;
         }
+        usage.writing.insert(*id);
+        drop(usage);
+
+        let mut reserved = Reservation {
+            store: self,
+            id: *id,
+            need,
+            existing,
+            kept: false,
+        };
+        path.parent()
+            .map_or(Ok(()), |dir| {
+                fs::create_dir_all(dir).map_err(|e| PdfsError::io(dir, e))
+            })
+            .and_then(|()| write_atomic(&path, self.next_seq(), bytes))?;
+        reserved.kept = true;
         Ok(true)
     }
 
@@ -166,6 +190,10 @@ impl BlockStore {
     /// lost: checks the file again and deletes it only if it is still bad.
     fn drop_if_corrupt(&self, id: &Hash, path: &Path) -> Result<Option<Vec<u8>>, PdfsError> {
         let mut usage = self.lock();
+        if usage.writing.contains(id) {
+            // A fresh copy is being written over it right now.
+            return Ok(None);
+        }
         match read_bounded(path, MAX_STORED_BLOCK)? {
             ReadOutcome::Missing => return Ok(None),
             ReadOutcome::Bytes(bytes) if sha256(&bytes) == *id => return Ok(Some(bytes)),
@@ -189,6 +217,10 @@ impl BlockStore {
     fn remove_block(&self, id: &Hash) -> Result<Option<u64>, PdfsError> {
         let path = block_path(&self.blocks, id);
         let mut usage = self.lock();
+        if usage.writing.contains(id) {
+            // Being stored right now: the caller raced a `put`, which wins.
+            return Ok(None);
+        }
         Self::remove_locked(&mut usage, &path)
     }
 
@@ -236,14 +268,42 @@ impl BlockStore {
     }
 
     fn lock(&self) -> MutexGuard<'_, Usage> {
-        // The guarded numbers are updated only after the file operation they
-        // describe has succeeded, so a panic elsewhere cannot leave them
-        // half-written: a poisoned lock is safe to keep using.
+        // The guarded numbers change only together with the file operation
+        // they describe (a `put`'s reservation is undone by its drop guard),
+        // so a panic elsewhere cannot leave them half-written: a poisoned
+        // lock is safe to keep using.
         self.usage.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn next_seq(&self) -> u64 {
         self.tmp_seq.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The bytes a `put` counted before writing its file: released, with the
+/// block's "being written" mark, when the put ends, and given back unless
+/// the file was written (even if the writer panicked).
+struct Reservation<'a> {
+    store: &'a BlockStore,
+    id: Hash,
+    need: u64,
+    existing: Option<u64>,
+    kept: bool,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let mut usage = self.store.lock();
+        usage.writing.remove(&self.id);
+        if !self.kept {
+            // The old file (if any) is still in place.
+            usage.bytes = usage.bytes.saturating_sub(self.need) + self.existing.unwrap_or(0);
+            if self.existing.is_none() {
+                usage.blocks = usage.blocks.saturating_sub(1);
+            }
+        }
+        drop(usage);
+        self.store.written.notify_all();
     }
 }
 

@@ -296,6 +296,49 @@ fn concurrent_puts_count_once() {
 }
 
 #[test]
+fn concurrent_puts_never_pass_the_capacity() {
+    let (_dir, s) = store(4 * 4096);
+    let s = Arc::new(s);
+    let handles: Vec<_> = (0..8u8)
+        .map(|n| {
+            let s = Arc::clone(&s);
+            std::thread::spawn(move || {
+                let (id, b) = block(n, 4096);
+                match s.put(&id, &b) {
+                    Ok(stored) => Some(stored),
+                    Err(PdfsError::Full { .. }) => None,
+                    Err(e) => panic!("unexpected error: {e}"),
+                }
+            })
+        })
+        .collect();
+    let stored = handles
+        .into_iter()
+        .filter_map(|h| h.join().unwrap())
+        .filter(|newly| *newly)
+        .count();
+    assert_eq!(stored, 4);
+    assert_eq!(s.block_count(), 4);
+    assert_eq!(s.used_bytes(), 4 * 4096);
+    assert_eq!(s.block_ids().unwrap().len(), 4);
+}
+
+#[test]
+fn a_failed_write_gives_its_reservation_back() {
+    let (dir, s) = store(1 << 20);
+    let (id, b) = block(1, 4096);
+    // A file where the shard directory should be makes the write fail.
+    let shard_dir = dir.path().join("blocks").join(shard(&id));
+    std::fs::write(&shard_dir, b"not a directory").unwrap();
+    assert!(s.put(&id, &b).is_err());
+    assert_eq!(s.used_bytes(), 0);
+    assert_eq!(s.block_count(), 0);
+    std::fs::remove_file(&shard_dir).unwrap();
+    assert!(s.put(&id, &b).unwrap());
+    assert_eq!(s.used_bytes(), 4096);
+}
+
+#[test]
 fn store_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<BlockStore>();
