@@ -95,6 +95,15 @@ pub enum Command {
     /// Print the key of content shared with you (and a gateway URL a
     /// browser can stream from).
     Key(crate::content_cmds::KeyArgs),
+    /// Sell encrypted content: a shop box whose write gate takes the price
+    /// once, listing the content. Buyers pay by ordering; `fulfil` grants.
+    Sell(crate::sale_cmds::SellArgs),
+    /// Buy content from a shop box: pay its gate with an order, then (with
+    /// --wait) wait for the seller's grant.
+    Buy(crate::sale_cmds::BuyArgs),
+    /// Serve a shop's orders: grant the content key to every buyer the
+    /// chain says has paid, and delete their orders (--watch keeps going).
+    Fulfil(crate::sale_cmds::FulfilArgs),
 }
 
 #[derive(Args)]

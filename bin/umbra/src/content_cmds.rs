@@ -173,7 +173,7 @@ pub struct KeyArgs {
     pub from: String,
 }
 
-fn parse_id(s: &str) -> anyhow::Result<Hash> {
+pub(crate) fn parse_id(s: &str) -> anyhow::Result<Hash> {
     s.trim()
         .parse()
         .with_context(|| format!("{s:?} is not a content id (64 hex digits)"))
@@ -185,7 +185,7 @@ const MAX_TX_FEE: &str = "0.01";
 
 /// Signs and submits `payload`, waits for its receipt, fails if the call
 /// failed; returns the receipt as JSON.
-async fn submit_and_wait(
+pub(crate) async fn submit_and_wait(
     c: &RpcClient,
     key: &Keypair,
     payload: Payload,
@@ -482,7 +482,11 @@ fn tokio_stream_of<T: Send + 'static>(
 }
 
 /// The content key for `id` from `reader`'s grant on chain.
-async fn key_from_grant(c: &RpcClient, id: &Hash, reader: &Keypair) -> anyhow::Result<ContentKey> {
+pub(crate) async fn key_from_grant(
+    c: &RpcClient,
+    id: &Hash,
+    reader: &Keypair,
+) -> anyhow::Result<ContentKey> {
     let grant: Option<serde_json::Value> = c
         .call(
             "storage_grant",
@@ -669,7 +673,7 @@ pub async fn share(a: ShareArgs, g: &Global) -> anyhow::Result<()> {
     emit(g.json, &v, || format!("shared {id} with {to}"))
 }
 
-async fn encryption_key_of(c: &RpcClient, who: &Address) -> anyhow::Result<[u8; 32]> {
+pub(crate) async fn encryption_key_of(c: &RpcClient, who: &Address) -> anyhow::Result<[u8; 32]> {
     let key: Option<String> = c
         .call("state_encryptionKey", vec![who.to_string().into()])
         .await?;

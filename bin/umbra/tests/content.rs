@@ -308,3 +308,116 @@ fn content_round_trips_shares_streams_and_expires() {
     let alloc = d.rpc("storage_allocation", json!([short_id]))["result"].clone();
     assert_eq!(alloc["expired"], json!(true), "{alloc}");
 }
+
+/// The digital-commerce flow: a shop box takes the price through its gate,
+/// and the seller's `fulfil` grants the key only to buyers the chain says
+/// have paid.
+#[test]
+fn content_is_sold_through_a_paying_box() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let d = devnet(dir);
+    let data = pseudo_random(2 * BLOCK + 3, 21);
+    let id = put(&d, &write(dir, "film", &data), &[]);
+
+    let sale = d.cli_json(&["sell", &id, "--price", "5", "--from", "dev:alice"]);
+    let shop = sale["box"].as_str().unwrap().to_string();
+    assert_eq!(sale["price"], json!("5000000000"), "{sale}");
+    // Selling again is idempotent: the same box, still one listing.
+    d.cli_json(&["sell", &id, "--price", "5", "--from", "dev:alice"]);
+
+    // Carol orders (registering her encryption key on the way) and pays.
+    let balance = |who: &str| -> u128 {
+        d.cli_json(&["balance", who])["balance"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let before = balance("dev:carol");
+    let order = d.cli_json(&["buy", &shop, "--from", "dev:carol"]);
+    assert_eq!(order["paid"], json!("5000000000"), "{order}");
+    assert_eq!(order["granted"], json!(false), "{order}");
+    assert!(before - balance("dev:carol") >= 5_000_000_000);
+    let out = dir.join("carol.film");
+    let no_grant = refused(
+        &d,
+        &[
+            "get",
+            &id,
+            "-o",
+            out.to_str().unwrap(),
+            "--from",
+            "dev:carol",
+        ],
+    );
+    assert!(no_grant.contains("no grant"), "{no_grant}");
+
+    // An order that came in while the box was free is not paid for: the
+    // seller's gate, not the message, decides.
+    d.cli_json(&[
+        "box",
+        "gate",
+        &shop,
+        "--kind",
+        "write",
+        "--template",
+        "anyone",
+        "--from",
+        "dev:alice",
+    ]);
+    d.cli_json(&[
+        "box",
+        "push",
+        &shop,
+        "--text",
+        &format!("order {id}"),
+        "--from",
+        "dev:dave",
+    ]);
+    d.cli_json(&["box", "register-key", "--from", "dev:dave"]);
+    d.cli_json(&["sell", &id, "--price", "5", "--from", "dev:alice"]);
+
+    let served = d.cli_json(&["fulfil", &shop, "--from", "dev:alice"]);
+    let granted = served["granted"].as_array().unwrap();
+    assert_eq!(granted.len(), 1, "{served}");
+    assert_eq!(
+        granted[0]["reader"],
+        json!(d.cli_json(&["keys", "show", "dev:carol"])["address"]),
+        "{served}"
+    );
+    let skipped = served["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{served}");
+    assert!(
+        skipped[0]["reason"].as_str().unwrap().contains("not paid"),
+        "{served}"
+    );
+
+    get(&d, &id, &out, "dev:carol");
+    assert_eq!(std::fs::read(&out).unwrap(), data);
+    let err = refused(
+        &d,
+        &[
+            "get",
+            &id,
+            "-o",
+            dir.join("dave.film").to_str().unwrap(),
+            "--from",
+            "dev:dave",
+        ],
+    );
+    assert!(err.contains("no grant"), "{err}");
+
+    // Carol's order was consumed; buying again neither charges nor waits.
+    let again = d.cli_json(&["buy", &shop, "--from", "dev:carol", "--wait", "5"]);
+    assert_eq!(again["paid"], json!("0"), "{again}");
+    assert_eq!(again["granted"], json!(true), "{again}");
+    let left = d.rpc("box_messages", json!([shop, 0, 100]))["result"]["messages"].clone();
+    let from_carol = left
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["text"].as_str().is_some_and(|t| t.starts_with("order")))
+        .count();
+    assert_eq!(from_carol, 1, "only dave's unpaid order is left: {left}");
+}
