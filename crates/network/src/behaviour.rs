@@ -1,7 +1,7 @@
 //! The composed libp2p behaviour: which protocols a node speaks and how each
 //! is configured. Construction only; the events are handled in `service`.
 
-use crate::codec::{ContentCodec, SyncCodec};
+use crate::codec::{ContentCodec, InboundBudget, SyncCodec};
 use crate::config::NetworkConfig;
 use crate::error::NetworkError;
 use crate::gossip::{self, Topics};
@@ -90,6 +90,7 @@ pub(crate) fn build(
         ContentCodec {
             max_request_bytes: cfg.max_content_request_bytes,
             max_response_bytes: cfg.max_content_response_bytes,
+            inbound: InboundBudget::new(cfg.max_inbound_content_bytes),
         },
         [(
             names::content_protocol(cfg.chain_id),

@@ -229,6 +229,59 @@ impl request_response::Codec for SyncCodec {
 pub struct ContentCodec {
     pub max_request_bytes: usize,
     pub max_response_bytes: usize,
+    /// Shared by every connection: bytes of inbound requests being read.
+    pub inbound: InboundBudget,
+}
+
+/// A node-wide cap on the bytes of inbound content requests being read at
+/// once. Each connection may have hundreds of streams open, and a request
+/// is read whole before the node can answer `Busy`; without this cap a few
+/// peers pushing at once could make the node hold gigabytes.
+#[derive(Clone, Debug)]
+pub struct InboundBudget {
+    left: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl InboundBudget {
+    pub fn new(bytes: usize) -> Self {
+        InboundBudget {
+            left: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(bytes)),
+        }
+    }
+
+    /// Bytes not reserved right now.
+    pub fn available(&self) -> usize {
+        self.left.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Takes `n` bytes until the returned guard drops; an error (the stream
+    /// is reset, the peer may retry) if they are not available.
+    fn reserve(&self, n: usize) -> io::Result<Reserved> {
+        use std::sync::atomic::Ordering;
+        self.left
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                left.checked_sub(n)
+            })
+            .map_err(|_| {
+                io::Error::other("busy: inbound content requests are at their memory cap")
+            })?;
+        Ok(Reserved {
+            left: self.left.clone(),
+            n,
+        })
+    }
+}
+
+struct Reserved {
+    left: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    n: usize,
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        self.left
+            .fetch_add(self.n, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 impl request_response::Codec for ContentCodec {
@@ -244,7 +297,7 @@ impl request_response::Codec for ContentCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_content_request(io, self.max_request_bytes).await
+        read_content_request(io, self.max_request_bytes, &self.inbound).await
     }
 
     async fn read_response<T>(
@@ -388,8 +441,12 @@ async fn finish_general<T: BorshDeserialize, IO: AsyncRead + Unpin>(
 async fn read_content_request<IO: AsyncRead + Unpin>(
     io: &mut IO,
     limit: usize,
+    budget: &InboundBudget,
 ) -> io::Result<ContentRequest> {
     let len = read_len(io, limit).await?;
+    // Held while the body arrives; once decoded, the request is served or
+    // answered `Busy` and dropped right away.
+    let _reserved = budget.reserve(len)?;
     if len < PUT_HEAD {
         return finish_general(io, Vec::new(), len, limit).await;
     }
@@ -551,6 +608,7 @@ mod tests {
             ContentCodec {
                 max_request_bytes: cfg.max_content_request_bytes,
                 max_response_bytes: cfg.max_content_response_bytes,
+                inbound: InboundBudget::new(cfg.max_inbound_content_bytes),
             }
         }
 
@@ -592,6 +650,31 @@ mod tests {
             let back =
                 block_on(c.read_response(&proto(), &mut Cursor::new(wire.into_inner()))).unwrap();
             assert_eq!(back, resp);
+        }
+
+        #[test]
+        fn inbound_reads_share_one_memory_cap() {
+            let mut c = codec();
+            let mut wire = Cursor::new(Vec::new());
+            block_on(c.write_request(&proto(), &mut wire, full_put())).unwrap();
+            let wire = wire.into_inner();
+            let frame = wire.len() - LEN_BYTES;
+            // Room for one push only: a second connection's codec shares it.
+            c.inbound = InboundBudget::new(frame + frame / 2);
+            let other = c.clone();
+            let held = c.inbound.reserve(frame).unwrap();
+            let err = block_on(
+                c.clone()
+                    .read_request(&proto(), &mut Cursor::new(wire.clone())),
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("memory cap"), "{err}");
+            assert_eq!(other.inbound.available(), frame / 2);
+            drop(held);
+            let back = block_on(c.read_request(&proto(), &mut Cursor::new(wire))).unwrap();
+            assert_eq!(back, full_put());
+            // Every reservation, failed or finished, is given back.
+            assert_eq!(other.inbound.available(), frame + frame / 2);
         }
 
         #[test]

@@ -81,6 +81,9 @@ pub struct NetworkConfig {
     pub max_concurrent_content_serves: usize,
     /// Most of our own content requests waiting for an answer at once.
     pub max_pending_content_requests: usize,
+    /// Most bytes of inbound content requests being read at once, over all
+    /// connections; a request beyond it has its stream reset.
+    pub max_inbound_content_bytes: usize,
     /// Most keys this node provides (announces in the DHT) itself.
     pub max_provided_keys: usize,
     /// Most provider records of other peers kept, all together.
@@ -130,6 +133,7 @@ impl std::fmt::Debug for NetworkConfig {
                 "max_concurrent_content_serves",
                 &self.max_concurrent_content_serves,
             )
+            .field("max_inbound_content_bytes", &self.max_inbound_content_bytes)
             .field(
                 "max_pending_content_requests",
                 &self.max_pending_content_requests,
@@ -185,6 +189,7 @@ impl NetworkConfig {
             content_request_timeout: Duration::from_secs(30),
             max_concurrent_content_serves: 64,
             max_pending_content_requests: 512,
+            max_inbound_content_bytes: 128 << 20,
             max_provided_keys: 65_536,
             max_remote_provider_records: 65_536,
             max_provider_records_per_peer: 16_384,
@@ -234,6 +239,9 @@ impl NetworkConfig {
             || u32::try_from(self.max_content_response_bytes).is_err()
         {
             return bad("content request and response limits must fit in 32 bits");
+        }
+        if self.max_inbound_content_bytes < self.max_content_request_bytes {
+            return bad("max_inbound_content_bytes must hold at least one largest request");
         }
         if self.content_request_timeout.is_zero() || self.provider_query_timeout.is_zero() {
             return bad("content_request_timeout and provider_query_timeout must be positive");
