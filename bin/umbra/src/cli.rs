@@ -95,6 +95,10 @@ pub enum Command {
     /// Print the key of content shared with you (and a gateway URL a
     /// browser can stream from).
     Key(crate::content_cmds::KeyArgs),
+    /// Keep stored content longer: pay for another period (anyone may).
+    Renew(crate::storage_cmds::RenewArgs),
+    /// Remove an expired allocation and its grants from the chain.
+    Collect(crate::storage_cmds::CollectArgs),
     /// Sell encrypted content: a shop box whose write gate takes the price
     /// once, listing the content. Buyers pay by ordering; `fulfil` grants.
     Sell(crate::sale_cmds::SellArgs),

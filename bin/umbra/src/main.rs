@@ -21,6 +21,7 @@ mod progress;
 mod resolve;
 mod run_node;
 mod sale_cmds;
+mod storage_cmds;
 mod testnet;
 
 use clap::Parser;
@@ -66,6 +67,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Share(a) => content_cmds::share(a, &g).await,
         Command::Ls(a) => content_cmds::ls(a, &g).await,
         Command::Key(a) => content_cmds::key(a, &g).await,
+        Command::Renew(a) => storage_cmds::renew(a, &g).await,
+        Command::Collect(a) => storage_cmds::collect(a, &g).await,
         Command::Sell(a) => sale_cmds::sell(a, &g).await,
         Command::Buy(a) => sale_cmds::buy(a, &g).await,
         Command::Fulfil(a) => sale_cmds::fulfil(a, &g).await,

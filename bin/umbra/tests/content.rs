@@ -307,6 +307,14 @@ fn content_round_trips_shares_streams_and_expires() {
     assert_eq!(local(&many_id)["blocks"].as_array().unwrap().len(), 4);
     let alloc = d.rpc("storage_allocation", json!([short_id]))["result"].clone();
     assert_eq!(alloc["expired"], json!(true), "{alloc}");
+
+    // Anyone may clear an expired allocation off the chain; live content
+    // cannot be collected.
+    let err = refused(&d, &["collect", &many_id, "--from", "dev:carol"]);
+    assert!(err.contains("live until"), "{err}");
+    d.cli_json(&["collect", &short_id, "--from", "dev:carol"]);
+    let alloc = d.rpc("storage_allocation", json!([short_id]))["result"].clone();
+    assert!(alloc.is_null(), "{alloc}");
 }
 
 /// The digital-commerce flow: a shop box takes the price through its gate,
@@ -420,4 +428,23 @@ fn content_is_sold_through_a_paying_box() {
         .filter(|m| m["text"].as_str().is_some_and(|t| t.starts_with("order")))
         .count();
     assert_eq!(from_carol, 1, "only dave's unpaid order is left: {left}");
+
+    // Anyone may pay to keep it longer: a day more from its expiry.
+    let r = d.cli_json(&["renew", &id, "--period", "1d", "--from", "dev:dave"]);
+    let gained = r["expires_ms"].as_u64().unwrap() - r["previous_expires_ms"].as_u64().unwrap();
+    assert_eq!(gained, 86_400_000, "{r}");
+    let err = refused(
+        &d,
+        &[
+            "renew",
+            &id,
+            "--period",
+            "1d",
+            "--from",
+            "dev:dave",
+            "--max-price",
+            "0.000000001",
+        ],
+    );
+    assert!(err.contains("over --max-price"), "{err}");
 }
