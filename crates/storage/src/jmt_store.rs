@@ -11,6 +11,9 @@ use jmt::storage::{LeafNode, Node, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue};
 use rocksdb::{DB, DBRawIteratorWithThreadMode, ReadOptions, Snapshot};
 
+/// A stored state value entry: its version and value (`None`: a tombstone).
+pub(crate) type StoredValue = (Version, Option<Vec<u8>>);
+
 /// Reads state (JMT nodes, values, version bounds) from one snapshot.
 pub(crate) struct StateReader<'a> {
     store: &'a Store,
@@ -42,21 +45,27 @@ impl<'a> StateReader<'a> {
         )
     }
 
-    /// Fails unless `version` is committed and not pruned.
-    pub(crate) fn check_version(&self, version: Version) -> Result<(), StorageError> {
+    /// Fails unless `version` is committed and not pruned; returns the
+    /// newest committed version.
+    pub(crate) fn check_version(&self, version: Version) -> Result<Version, StorageError> {
         let latest = self.latest_version()?;
-        if latest.is_none_or(|l| version > l) {
-            return Err(StorageError::MissingVersion { version, latest });
-        }
+        let head = match latest {
+            Some(l) if version <= l => l,
+            _ => return Err(StorageError::MissingVersion { version, latest }),
+        };
         let earliest = self.earliest_version()?;
         if version < earliest {
             return Err(StorageError::Pruned { version, earliest });
         }
-        Ok(())
+        Ok(head)
     }
 
-    /// A JMT node.
+    /// A JMT node: from the node cache (a recent commit wrote it), else from
+    /// the snapshot.
     pub(crate) fn node(&self, node_key: &NodeKey) -> Result<Option<Node>, StorageError> {
+        if let Some(node) = self.store.node_cache.get(node_key) {
+            return Ok(Some(node));
+        }
         let cf = self.store.cf(columns::STATE_NODES)?;
         match self.snap.get_cf(cf, umbra_types::encode(node_key))? {
             Some(b) => Ok(Some(keys::decode(
@@ -74,16 +83,31 @@ impl<'a> StateReader<'a> {
         key_hash: &KeyHash,
         max_version: Version,
     ) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self
+            .value_entry(key_hash, max_version)?
+            .and_then(|(_, v)| v))
+    }
+
+    /// The newest stored entry of `key_hash` at or below `max_version`: its
+    /// version and value (`None`: a deletion tombstone); `None` if there is none.
+    pub(crate) fn value_entry(
+        &self,
+        key_hash: &KeyHash,
+        max_version: Version,
+    ) -> Result<Option<StoredValue>, StorageError> {
         let cf = self.store.cf(columns::STATE_VALUES)?;
         let it = self
             .snap
             .raw_iterator_cf_opt(cf, value_read_options(key_hash));
         match seek_value(it, key_hash, max_version)? {
-            Some((_, bytes)) => keys::decode::<Option<Vec<u8>>>(
-                &bytes,
-                MAX_STORED_VALUE_BYTES,
-                columns::STATE_VALUES,
-            ),
+            Some((version, bytes)) => {
+                let value = keys::decode::<Option<Vec<u8>>>(
+                    &bytes,
+                    MAX_STORED_VALUE_BYTES,
+                    columns::STATE_VALUES,
+                )?;
+                Ok(Some((version, value)))
+            }
             None => Ok(None),
         }
     }

@@ -117,7 +117,10 @@ pub struct StaleEntry {
 }
 
 impl StaleEntry {
-    /// The `state_stale` key: since BE ‖ tag ‖ payload.
+    /// The `state_stale` key: since BE ‖ tag ‖ payload. (The commit appends
+    /// keys in place with [`StaleEntry::append_node_key`] and
+    /// [`StaleEntry::append_value_key`]; tests build them whole.)
+    #[cfg(test)]
     pub fn key(&self) -> Vec<u8> {
         let (tag, payload): (u8, &[u8]) = match &self.target {
             StaleTarget::Node(k) => (TAG_NODE, k),
@@ -128,6 +131,26 @@ impl StaleEntry {
         out.push(tag);
         out.extend_from_slice(payload);
         out
+    }
+
+    /// Appends the key of an entry naming the node `node_key` (the bytes
+    /// [`StaleEntry::key`] gives) to `out`, without building the entry.
+    pub fn append_node_key(
+        out: &mut Vec<u8>,
+        since: Version,
+        node_key: &jmt::storage::NodeKey,
+    ) -> std::io::Result<()> {
+        out.extend_from_slice(&since.to_be_bytes());
+        out.push(TAG_NODE);
+        borsh::BorshSerialize::serialize(node_key, out)
+    }
+
+    /// Appends the key of an entry naming the `state_values` key `target`
+    /// (the bytes [`StaleEntry::key`] gives) to `out`.
+    pub fn append_value_key(out: &mut Vec<u8>, since: Version, target: &[u8; 40]) {
+        out.extend_from_slice(&since.to_be_bytes());
+        out.push(TAG_VALUE);
+        out.extend_from_slice(target);
     }
 
     /// Parses a `state_stale` key.
@@ -181,6 +204,21 @@ mod tests {
         assert_eq!(StaleEntry::parse(&value.key()).unwrap(), value);
         // Ordered by version first.
         assert!(node.key() < value.key());
+        // Appended in place, the same bytes.
+        let nk = jmt::storage::NodeKey::new(
+            7,
+            borsh::from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0xa0]).unwrap(),
+        );
+        let entry = StaleEntry {
+            since: 7,
+            target: StaleTarget::Node(umbra_types::encode(&nk)),
+        };
+        let mut out = vec![1, 2];
+        StaleEntry::append_node_key(&mut out, 7, &nk).unwrap();
+        assert_eq!(out[2..], entry.key()[..]);
+        let mut out = Vec::new();
+        StaleEntry::append_value_key(&mut out, 8, &value_key(&kh, 3));
+        assert_eq!(out, value.key());
         for bad in [
             &[][..],
             &[0u8; 8],

@@ -11,6 +11,9 @@
 //!   crash (even `kill -9`) leaves either all of a block or none of it;
 //! - the atomic rollback of the newest blocks down to a height whose state
 //!   is retained ([`Store::rollback_to`]), so another fork can be committed;
+//! - a bounded in-memory cache of the newest value of recently used state
+//!   keys at the head (`head_cache`), so block execution and the commit do
+//!   not seek RocksDB for every key; RocksDB stays the truth;
 //! - [`MemState`], an in-memory [`StateView`] for unit tests of other crates.
 //!
 //! Must not: contain business logic. It does not execute or validate
@@ -25,9 +28,11 @@ pub mod blocks;
 pub mod columns;
 mod commit;
 pub mod error;
+mod head_cache;
 mod jmt_store;
 mod keys;
 pub mod memory;
+mod node_cache;
 mod rollback;
 pub mod state;
 pub mod store;
@@ -38,8 +43,12 @@ mod testutil;
 
 pub use blocks::TxLocation;
 pub use error::StorageError;
+pub use head_cache::{
+    DEFAULT_MAX_BYTES as HEAD_CACHE_BYTES, DEFAULT_MAX_ENTRIES as HEAD_CACHE_ENTRIES,
+};
 pub use keys::MAX_STATE_VALUE_LEN;
 pub use memory::MemState;
+pub use node_cache::DEFAULT_MAX_BYTES as NODE_CACHE_BYTES;
 pub use rollback::RollbackReport;
 pub use state::{EMPTY_STATE_ROOT, StateProof, StateUpdate, key_hash};
 pub use store::{Store, StoreConfig};

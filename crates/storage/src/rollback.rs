@@ -110,7 +110,14 @@ impl Store {
             keys::META_HEAD,
             encode_head(target, &target_hash),
         );
-        self.db.write_opt(wb, &self.write_options())?;
+        if let Err(e) = self.db.write_opt(wb, &self.write_options()) {
+            self.forget_cached();
+            return Err(e.into());
+        }
+        // The head cache held the newest writes up to the old head, and the
+        // node cache nodes of the undone versions: start over.
+        self.head_cache.reset(Some(target), earliest);
+        self.node_cache.reset();
 
         report.to = target;
         report.blocks = usize::try_from(head - target)
@@ -689,16 +696,13 @@ mod tests {
             assert_eq!(snapshot(&store), before, "{cf}: nothing written");
             match good {
                 Some(good) => store.raw_put(cf, &key, &good).unwrap(),
-                None => store.db.delete_cf(store.cf(cf).unwrap(), &key).unwrap(),
+                None => store.raw_delete(cf, &key).unwrap(),
             }
         }
         assert_eq!(snapshot(&store), blocks[5].1);
         // A missing header or root is corrupt too.
         let root4 = encode(&NodeKey::new(4, std::iter::empty().collect()));
-        store
-            .db
-            .delete_cf(store.cf(columns::STATE_NODES).unwrap(), &root4)
-            .unwrap();
+        store.raw_delete(columns::STATE_NODES, &root4).unwrap();
         assert!(matches!(
             store.rollback_to(1),
             Err(StorageError::Corrupt {
@@ -706,10 +710,7 @@ mod tests {
                 ..
             })
         ));
-        store
-            .db
-            .delete_cf(store.cf(columns::HEADERS).unwrap(), height_key(3))
-            .unwrap();
+        store.raw_delete(columns::HEADERS, &height_key(3)).unwrap();
         assert!(matches!(
             store.rollback_to(1),
             Err(StorageError::Corrupt {

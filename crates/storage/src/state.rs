@@ -4,6 +4,7 @@
 use crate::Version;
 use crate::columns;
 use crate::error::StorageError;
+use crate::head_cache::Hit;
 use crate::jmt_store::{StateReader, read_earliest};
 use crate::keys::{self, MAX_STATE_VALUE_LEN};
 use crate::store::Store;
@@ -72,10 +73,25 @@ impl Store {
 
     /// The value of `key` as of `version`: the newest write at or before it.
     /// Errors if `version` is pruned or not committed.
+    ///
+    /// Answered from the head-state cache when it can tell exactly (see the
+    /// crate's `head_cache` module); otherwise read from the database, and a
+    /// read at the head fills the cache.
     pub fn state_get(&self, key: &[u8], version: Version) -> Result<Option<Vec<u8>>, StorageError> {
+        let kh = key_hash(key);
+        if let Hit::Value(value) = self.head_cache.get(&kh, version) {
+            return Ok(value);
+        }
+        // Before the snapshot: a commit finishing in between voids the fill.
+        let ticket = self.head_cache.ticket();
         let reader = StateReader::new(self);
-        reader.check_version(version)?;
-        reader.value(&key_hash(key), version)
+        let head = reader.check_version(version)?;
+        let found = reader.value_entry(&kh, version)?;
+        if version == head {
+            let seen = found.as_ref().map(|(u, v)| (*u, v.as_deref()));
+            self.head_cache.fill(ticket, head, kh, seen);
+        }
+        Ok(found.and_then(|(_, value)| value))
     }
 
     /// The state root at `version`. Errors if it is pruned or not committed.

@@ -2,7 +2,9 @@
 
 use crate::columns;
 use crate::error::StorageError;
+use crate::head_cache::HeadCache;
 use crate::keys::{self, META_HEAD, RESERVED_META_KEYS};
+use crate::node_cache::NodeCache;
 use parking_lot::Mutex;
 use rocksdb::{ColumnFamily, DB, WriteOptions};
 use std::path::Path;
@@ -39,6 +41,11 @@ pub struct Store {
     pub(crate) cfg: StoreConfig,
     /// Held for the whole of `commit_block` and of `rollback_to`.
     pub(crate) commit_lock: Mutex<()>,
+    /// Newest value versions of recently used keys at the head; see
+    /// [`crate::head_cache`]. Only a cache: the database stays the truth.
+    pub(crate) head_cache: HeadCache,
+    /// Recently written or read JMT nodes; see [`crate::node_cache`].
+    pub(crate) node_cache: NodeCache,
 }
 
 impl std::fmt::Debug for Store {
@@ -59,8 +66,12 @@ impl Store {
             db,
             cfg,
             commit_lock: Mutex::new(()),
+            head_cache: HeadCache::new(None, 0),
+            node_cache: NodeCache::new(),
         };
         let head = store.head()?;
+        let earliest = store.earliest_state_version()?;
+        store.head_cache.reset(head.map(|(h, _)| h), earliest);
         tracing::debug!(path = %path.display(), ?head, "opened store");
         Ok(store)
     }
@@ -68,6 +79,40 @@ impl Store {
     /// The configuration the store was opened with.
     pub fn config(&self) -> &StoreConfig {
         &self.cfg
+    }
+
+    /// Bounds the head-state cache (the newest value of recently read or
+    /// written state keys, kept in memory so reads at the head and commits
+    /// need no database seek) to `max_entries` entries and about `max_bytes`
+    /// bytes, and empties it. 0 entries turns it off. The defaults are
+    /// [`HEAD_CACHE_ENTRIES`](crate::HEAD_CACHE_ENTRIES) and
+    /// [`HEAD_CACHE_BYTES`](crate::HEAD_CACHE_BYTES).
+    pub fn set_head_cache_limits(&self, max_entries: usize, max_bytes: usize) {
+        self.head_cache.set_limits(max_entries, max_bytes);
+    }
+
+    /// The head-state cache's (hits, misses, entries) since the store was opened.
+    pub fn head_cache_stats(&self) -> (u64, u64, usize) {
+        self.head_cache.stats()
+    }
+
+    /// Bounds the JMT node cache (the nodes the last few commits wrote, so
+    /// the next block's tree update and proofs need no database read for
+    /// them) to about `max_bytes` bytes, and empties it. 0 turns it off.
+    /// The default is [`NODE_CACHE_BYTES`](crate::NODE_CACHE_BYTES).
+    pub fn set_node_cache_limit(&self, max_bytes: usize) {
+        self.node_cache.set_limit(max_bytes);
+    }
+
+    /// The node cache's (hits, misses, nodes kept) since the store was opened.
+    pub fn node_cache_stats(&self) -> (u64, u64, usize) {
+        self.node_cache.stats()
+    }
+
+    /// Empties both caches after a failed write: what is on disk is not known.
+    pub(crate) fn forget_cached(&self) {
+        self.head_cache.reset(None, 0);
+        self.node_cache.reset();
     }
 
     pub(crate) fn cf(&self, name: &'static str) -> Result<&ColumnFamily, StorageError> {
@@ -113,7 +158,20 @@ impl Store {
         key: &[u8],
         value: &[u8],
     ) -> Result<(), StorageError> {
-        Ok(self.db.put_cf(self.cf(cf)?, key, value)?)
+        self.db.put_cf(self.cf(cf)?, key, value)?;
+        // Bytes written behind the store's back: what the caches held may
+        // no longer be what is on disk. The head cache stays off until the
+        // next commit.
+        self.forget_cached();
+        Ok(())
+    }
+
+    /// Test helper: deletes a key from any column family behind the store's back.
+    #[cfg(test)]
+    pub(crate) fn raw_delete(&self, cf: &'static str, key: &[u8]) -> Result<(), StorageError> {
+        self.db.delete_cf(self.cf(cf)?, key)?;
+        self.forget_cached();
+        Ok(())
     }
 
     /// Test helper: flushes every column family to SST files.
