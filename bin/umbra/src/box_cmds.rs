@@ -224,17 +224,7 @@ async fn pull(a: PullArgs, g: &Global) -> anyhow::Result<()> {
         m.data = Some(hex::encode(&plain));
         m.size = plain.len() as u64;
     }
-    let paid: u128 = lookup
-        .receipt
-        .iter()
-        .flat_map(|r| &r.events)
-        .filter_map(|e| match e {
-            umbra_rpc::EventView::GatePaid {
-                to_owner, to_pool, ..
-            } => Some(to_owner.parse::<u128>().unwrap_or(0) + to_pool.parse::<u128>().unwrap_or(0)),
-            _ => None,
-        })
-        .sum();
+    let paid = crate::sale_cmds::gate_payments(&lookup);
     let v = serde_json::json!({ "tx": hash, "paid": paid.to_string(), "message": m });
     emit(g.json, &v, || {
         format!(

@@ -269,9 +269,10 @@ pub async fn buy(a: BuyArgs, g: &Global) -> anyhow::Result<()> {
         bail!("there is no box named `{name}`");
     };
     let listed = listings(&info, &all_messages(&c, &name).await?);
-    let id = match listed.len() {
-        0 => bail!("box `{name}` lists no content for sale"),
-        1 => *listed.iter().next().expect("one listing"),
+    let mut listed = listed.into_iter();
+    let id = match (listed.next(), listed.next()) {
+        (None, _) => bail!("box `{name}` lists no content for sale"),
+        (Some(id), None) => id,
         _ => bail!("box `{name}` lists several contents; `umbra buy` expects a shop of one"),
     };
 
@@ -342,7 +343,7 @@ pub async fn buy(a: BuyArgs, g: &Global) -> anyhow::Result<()> {
 }
 
 /// Everything the transaction paid to gates.
-fn gate_payments(lookup: &umbra_rpc::TxLookup) -> u128 {
+pub(crate) fn gate_payments(lookup: &umbra_rpc::TxLookup) -> u128 {
     lookup
         .receipt
         .iter()
