@@ -411,6 +411,7 @@ async fn serve_orders(c: &RpcClient, owner: &Keypair, a: &FulfilArgs) -> anyhow:
         }));
     };
     let mut to_serve = Vec::new();
+    let mut keys: std::collections::BTreeMap<Hash, umbra_pdfs::ContentKey> = Default::default();
     for m in messages.iter().filter(|m| m.from != info.owner) {
         match ordered(m) {
             Some(id) if listed.contains(&id) => to_serve.push((m, id)),
@@ -437,11 +438,18 @@ async fn serve_orders(c: &RpcClient, owner: &Keypair, a: &FulfilArgs) -> anyhow:
                     continue;
                 }
             };
-            let key = key_from_grant(c, &id, owner).await?;
+            // One unwrap of the owner's grant per content and pass.
+            let key = match keys.get(&id) {
+                Some(k) => k,
+                None => {
+                    let k = key_from_grant(c, &id, owner).await?;
+                    keys.entry(id).or_insert(k)
+                }
+            };
             let grant = Payload::StorageGrant {
                 content_id: id,
                 reader: buyer,
-                wrapped_key: wrap_key(&key, &reader_key, &id)?,
+                wrapped_key: wrap_key(key, &reader_key, &id)?,
             };
             let lookup = submit_and_wait(c, owner, grant, None, a.timeout).await?;
             out.granted.push(serde_json::json!({
@@ -465,13 +473,19 @@ fn describe(s: &Served, with_skipped: bool) -> String {
     let mut lines: Vec<String> = s
         .granted
         .iter()
-        .map(|v| format!("granted {} to {}", v["content_id"], v["reader"]))
+        .map(|v| {
+            let text = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+            format!("granted {} to {}", text("content_id"), text("reader"))
+        })
         .collect();
     if with_skipped {
         lines.extend(s.skipped.iter().map(|v| {
+            let text = |k: &str| v[k].as_str().unwrap_or_default().to_string();
             format!(
                 "left message {} from {}: {}",
-                v["index"], v["from"], v["reason"]
+                v["index"],
+                text("from"),
+                text("reason")
             )
         }));
         if lines.is_empty() {

@@ -4,7 +4,7 @@
 //! node that serves a corrupted block is simply skipped.
 
 use super::placement::closest;
-use super::{ContentError, ContentService};
+use super::{ContentError, ContentService, off_thread};
 use std::sync::Arc;
 use umbra_network::{ContentRequest, ContentResponse, PeerId};
 use umbra_pdfs::Manifest;
@@ -56,7 +56,9 @@ impl ContentService {
                     index,
                     blocks: manifest.block_count(),
                 })?;
-        if let Some(b) = self.store.get(&block_id)? {
+        // Reading and re-hashing 256 KiB: off the async threads.
+        let store = self.store.clone();
+        if let Some(b) = off_thread(move || store.get(&block_id)).await?? {
             return Ok(b);
         }
         let mut tried = Vec::new();

@@ -169,3 +169,14 @@ impl ContentService {
         t
     }
 }
+
+/// Runs CPU or disk work (hashing, writing a block) on the blocking pool.
+pub(crate) async fn off_thread<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ContentError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ContentError::Unavailable {
+            what: format!("a worker thread ({e})"),
+        })
+}

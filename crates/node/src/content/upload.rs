@@ -3,7 +3,7 @@
 //! (this node among them or not).
 
 use super::placement::closest;
-use super::{ContentError, ContentService};
+use super::{ContentError, ContentService, off_thread};
 use futures::future::join_all;
 use std::sync::Arc;
 use umbra_network::{ContentRequest, ContentResponse, PeerId};
@@ -198,15 +198,4 @@ impl ContentService {
             }
         }
     }
-}
-
-/// Runs CPU or disk work (hashing, writing a block) on the blocking pool.
-async fn off_thread<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ContentError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ContentError::Unavailable {
-            what: format!("a worker thread ({e})"),
-        })
 }
