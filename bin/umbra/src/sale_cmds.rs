@@ -105,20 +105,28 @@ async fn box_info(c: &RpcClient, name: &str) -> anyhow::Result<Option<BoxView>> 
     }
 }
 
-/// Every message of a box, oldest first.
-async fn all_messages(c: &RpcClient, name: &str) -> anyhow::Result<Vec<MessageView>> {
-    let mut out = Vec::new();
+/// Most messages read from a box in one go: a buyer who has paid once may
+/// write more orders for the price of the fee alone, so a box can grow
+/// without bound. `fulfil` deletes what it serves, so the rest come into
+/// view in later passes.
+const MAX_SCAN: u64 = 2_000;
+
+/// The box's oldest messages (at most [`MAX_SCAN`]), oldest first.
+async fn first_messages(c: &RpcClient, name: &str) -> anyhow::Result<Vec<MessageView>> {
+    let mut out: Vec<MessageView> = Vec::new();
     let mut from = 0u64;
-    loop {
+    while (out.len() as u64) < MAX_SCAN {
         let page: MessagesPage = c
             .call("box_messages", vec![name.into(), from.into(), PAGE.into()])
             .await?;
         out.extend(page.messages);
         match page.next {
             Some(n) if n > from => from = n,
-            _ => return Ok(out),
+            _ => break,
         }
     }
+    out.truncate(MAX_SCAN as usize);
+    Ok(out)
 }
 
 /// The content a shop sells: the ids its owner linked in it.
@@ -211,7 +219,7 @@ pub async fn sell(a: SellArgs, g: &Global) -> anyhow::Result<()> {
                     info.owner
                 );
             }
-            let listed = listings(&info, &all_messages(&c, &name).await?);
+            let listed = listings(&info, &first_messages(&c, &name).await?);
             if let Some(other) = listed.iter().find(|l| **l != id) {
                 bail!(
                     "box `{name}` already sells {other}; one content per shop (pick another with --box)"
@@ -268,7 +276,7 @@ pub async fn buy(a: BuyArgs, g: &Global) -> anyhow::Result<()> {
     let Some(info) = box_info(&c, &name).await? else {
         bail!("there is no box named `{name}`");
     };
-    let listed = listings(&info, &all_messages(&c, &name).await?);
+    let listed = listings(&info, &first_messages(&c, &name).await?);
     let mut listed = listed.into_iter();
     let id = match (listed.next(), listed.next()) {
         (None, _) => bail!("box `{name}` lists no content for sale"),
@@ -402,7 +410,7 @@ async fn serve_orders(c: &RpcClient, owner: &Keypair, a: &FulfilArgs) -> anyhow:
     let info = box_info(c, name)
         .await?
         .with_context(|| format!("box `{name}` is gone"))?;
-    let messages = all_messages(c, name).await?;
+    let messages = first_messages(c, name).await?;
     let listed = listings(&info, &messages);
     let mut out = Served::default();
     let mut skip = |m: &MessageView, why: &str| {
