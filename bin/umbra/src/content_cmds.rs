@@ -192,10 +192,30 @@ pub(crate) async fn submit_and_wait(
     nonce: Option<u64>,
     timeout: u64,
 ) -> anyhow::Result<umbra_rpc::TxLookup> {
+    let hash = submit(c, key, payload, nonce).await?;
+    wait_succeeded(c, &hash, timeout).await
+}
+
+/// Signs and submits `payload` (at the account's next nonce counting its
+/// pending transactions, unless `nonce`) without waiting; the hash.
+pub(crate) async fn submit(
+    c: &RpcClient,
+    key: &Keypair,
+    payload: Payload,
+    nonce: Option<u64>,
+) -> anyhow::Result<Hash> {
     let max_fee = parse_amount(MAX_TX_FEE)?;
     let tx = sign_next(c, key, payload, max_fee, nonce).await?;
-    let hash = c.submit(hex::encode(encode(&tx))).await?;
-    let lookup = wait_included(c, &hash, Duration::from_secs(timeout)).await?;
+    Ok(c.submit(hex::encode(encode(&tx))).await?)
+}
+
+/// Waits for a submitted transaction's receipt; fails if the call failed.
+pub(crate) async fn wait_succeeded(
+    c: &RpcClient,
+    hash: &Hash,
+    timeout: u64,
+) -> anyhow::Result<umbra_rpc::TxLookup> {
+    let lookup = wait_included(c, hash, Duration::from_secs(timeout)).await?;
     if let Some(r) = &lookup.receipt
         && r.status != "success"
     {
@@ -340,6 +360,11 @@ pub async fn put_file(o: &PutOptions) -> anyhow::Result<PutReport> {
     }
     let replicas = o.replicas.unwrap_or(3.min(nodes.len()) as u8).max(1);
     let mut paid = None;
+    // The allocation and the owner's grant go out together and are awaited
+    // together: the grant's nonce follows the allocation's, so it executes
+    // after it, usually in the same block, and the upload waits one block
+    // instead of two.
+    let mut pending = Vec::new();
     if !already {
         let price: serde_json::Value = c
             .call(
@@ -377,7 +402,7 @@ pub async fn put_file(o: &PutOptions) -> anyhow::Result<PutReport> {
             period_ms: o.period_ms,
             public: o.public,
         };
-        submit_and_wait(&c, key, alloc, None, o.timeout).await?;
+        pending.push(submit(&c, key, alloc, None).await?);
         paid = Some(price_str);
     }
     if let Some(ck) = &content_key {
@@ -388,7 +413,10 @@ pub async fn put_file(o: &PutOptions) -> anyhow::Result<PutReport> {
             reader: key.address(),
             wrapped_key: wrapped,
         };
-        submit_and_wait(&c, key, grant, None, o.timeout).await?;
+        pending.push(submit(&c, key, grant, None).await?);
+    }
+    for hash in &pending {
+        wait_succeeded(&c, hash, o.timeout).await?;
     }
     let chain_time = chain_started.elapsed();
 

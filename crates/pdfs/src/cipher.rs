@@ -14,8 +14,7 @@
 use crate::error::PdfsError;
 use crate::key::ContentKey;
 use crate::limits::{BLOCK_SIZE, MAX_STORED_BLOCK, TAG_BYTES};
-use aes_gcm::aead::{Aead, Payload};
-use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use umbra_types::{Hash, sha256};
 
 /// Domain label at the start of every block's associated data.
@@ -45,9 +44,16 @@ fn block_aad(index: u64, last: bool) -> [u8; AAD_BYTES] {
     aad
 }
 
-fn cipher(key: &ContentKey) -> Result<Aes256Gcm, PdfsError> {
+// ring rather than the RustCrypto `aes-gcm` crate: on x86-64 with VAES it
+// seals ~7 GB/s per core against ~1.3 GB/s (measured on the benchmark VM),
+// and every byte of a private upload is sealed twice (once for the
+// manifest, once while uploading). Same AES-256-GCM, same bytes: the
+// known-answer test below pins them.
+fn cipher(key: &ContentKey) -> Result<LessSafeKey, PdfsError> {
     // A 32-byte key always fits; the error arm only avoids a panic path.
-    Aes256Gcm::new_from_slice(key.as_bytes()).map_err(|_| PdfsError::Encrypt)
+    UnboundKey::new(&AES_256_GCM, key.as_bytes())
+        .map(LessSafeKey::new)
+        .map_err(|_| PdfsError::Encrypt)
 }
 
 /// Encrypts block `index` of a content (`last` = it is the content's final
@@ -65,16 +71,16 @@ pub fn seal_block(
             max: BLOCK_SIZE as u64,
         });
     }
-    let aad = block_aad(index, last);
+    let mut sealed = Vec::with_capacity(plain.len() + TAG_BYTES);
+    sealed.extend_from_slice(plain);
     cipher(key)?
-        .encrypt(
-            &Nonce::from(block_nonce(index)),
-            Payload {
-                msg: plain,
-                aad: &aad,
-            },
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(block_nonce(index)),
+            Aad::from(block_aad(index, last)),
+            &mut sealed,
         )
-        .map_err(|_| PdfsError::Encrypt)
+        .map_err(|_| PdfsError::Encrypt)?;
+    Ok(sealed)
 }
 
 /// Decrypts and authenticates a block made by [`seal_block`] with the same
@@ -95,16 +101,17 @@ pub fn open_block(
     if stored.len() < TAG_BYTES {
         return Err(PdfsError::Decrypt);
     }
-    let aad = block_aad(index, last);
-    cipher(key)?
-        .decrypt(
-            &Nonce::from(block_nonce(index)),
-            Payload {
-                msg: stored,
-                aad: &aad,
-            },
+    let mut plain = stored.to_vec();
+    let len = cipher(key)?
+        .open_in_place(
+            Nonce::assume_unique_for_key(block_nonce(index)),
+            Aad::from(block_aad(index, last)),
+            &mut plain,
         )
-        .map_err(|_| PdfsError::Decrypt)
+        .map_err(|_| PdfsError::Decrypt)?
+        .len();
+    plain.truncate(len);
+    Ok(plain)
 }
 
 /// A block's id: SHA-256 of its stored bytes (the ciphertext for encrypted
