@@ -1,7 +1,7 @@
 //! Ed25519 signing keys.
 
 use crate::EncryptionKeypair;
-use ed25519_consensus::SigningKey;
+use ed25519_zebra::SigningKey;
 use rand_core::OsRng;
 use umbra_types::{
     Address, Block, Hash, PublicKey, Signature, Transaction, UnsignedTransaction, sha256,
@@ -29,7 +29,7 @@ impl Keypair {
     /// The key whose 32-byte secret seed is `seed`.
     pub fn from_seed(seed: [u8; 32]) -> Self {
         let secret = SigningKey::from(seed);
-        let public = PublicKey(secret.verification_key().to_bytes());
+        let public = PublicKey(secret.verification_key().into());
         Keypair { secret, public }
     }
 

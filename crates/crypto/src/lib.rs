@@ -1,6 +1,7 @@
 //! Signing, consensus-safe signature verification, and encryption to keys.
 //!
-//! Owns: ed25519 keys and signatures under ZIP-215 rules (`ed25519-consensus`),
+//! Owns: ed25519 keys and signatures under ZIP-215 rules (`ed25519-zebra`, the
+//! rules' reference implementation),
 //! so single and batch verification accept exactly the same signatures and
 //! nodes can never split on a borderline signature; deterministic dev keys;
 //! each account's X25519 encryption key, derived from its ed25519 seed under

@@ -1,6 +1,6 @@
 //! ZIP-215 verification, single and batched.
 
-use ed25519_consensus::{VerificationKey, VerificationKeyBytes, batch};
+use ed25519_zebra::{Signature as ZSignature, VerificationKey, VerificationKeyBytes, batch};
 use rand_core::OsRng;
 use umbra_types::{Block, Hash, PublicKey, Signature, Transaction};
 
@@ -16,7 +16,7 @@ pub enum SignatureError {
 /// Verifies a signature over a 32-byte digest.
 pub fn verify(public: &PublicKey, digest: &Hash, sig: &Signature) -> Result<(), SignatureError> {
     let vk = VerificationKey::try_from(public.0).map_err(|_| SignatureError::BadPublicKey)?;
-    let sig = ed25519_consensus::Signature::from(sig.0);
+    let sig = ZSignature::from_bytes(&sig.0);
     vk.verify(&sig, &digest.0)
         .map_err(|_| SignatureError::Invalid)
 }
@@ -38,7 +38,7 @@ pub fn verify_batch(items: &[(PublicKey, Hash, Signature)]) -> Result<(), Signat
     let mut v = batch::Verifier::new();
     for (pk, digest, sig) in items {
         let vkb = VerificationKeyBytes::from(pk.0);
-        v.queue((vkb, ed25519_consensus::Signature::from(sig.0), &digest.0));
+        v.queue((vkb, ZSignature::from_bytes(&sig.0), &digest.0));
     }
     v.verify(OsRng).map_err(|_| SignatureError::Invalid)
 }
@@ -67,6 +67,31 @@ mod tests {
         // Dev keys are stable across runs.
         assert_eq!(dev_keypair("alice").public(), k.public());
         assert_ne!(Keypair::generate().public(), Keypair::generate().public());
+    }
+
+    /// ZIP-215 in particular, not strict RFC 8032: a small-order key (the
+    /// identity) with R = identity and s = 0 satisfies the cofactored
+    /// equation for every message, so it is valid, single and batched; a
+    /// strict verifier refuses it. Nodes must agree on such edge cases.
+    #[test]
+    fn zip215_accepts_small_order_keys() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut sig = [0u8; 64];
+        sig[0] = 1;
+        let (pk, sig) = (PublicKey(identity), Signature(sig));
+        for msg in [&b"a"[..], b"anything"] {
+            let d = sha256(msg);
+            assert_eq!(verify(&pk, &d, &sig), Ok(()));
+            assert_eq!(verify_batch(&[(pk, d, sig)]), Ok(()));
+        }
+        // A non-canonical s (s >= l) is refused.
+        let mut big_s = sig.0;
+        big_s[32..].fill(0xff);
+        assert_eq!(
+            verify(&pk, &sha256(b"a"), &Signature(big_s)),
+            Err(SignatureError::Invalid)
+        );
     }
 
     proptest! {
