@@ -11,6 +11,8 @@ use std::time::Duration;
 pub const DEFAULT_MAX_BLOCK_BYTES: usize = 8 * 1024 * 1024;
 /// 64 KiB: the largest transaction umbra gossips.
 pub const DEFAULT_MAX_TX_BYTES: usize = 64 * 1024;
+/// Bytes of a transaction batch's count prefix.
+pub const TX_BATCH_PREFIX: usize = 4;
 /// 2.5 MiB: the largest content request read from a stream. A block push
 /// (256 KiB + 16 B of block, a proof of up to 32 siblings, framing) needs
 /// about 258 KiB; a manifest of 65,536 block ids about 2.1 MiB.
@@ -40,6 +42,13 @@ pub struct NetworkConfig {
     pub max_block_bytes: usize,
     /// Largest encoded transaction accepted from gossip.
     pub max_tx_bytes: usize,
+    /// Most transactions in one gossip message. Transactions travel in
+    /// batches because every gossip message carries (and every receiver
+    /// checks) a libp2p signature: one per transaction cost more CPU than
+    /// the transactions themselves at a few thousand a second.
+    pub max_tx_batch: usize,
+    /// Largest encoded transaction batch (one gossip message).
+    pub max_tx_batch_bytes: usize,
     /// Largest encoded sync request read from a stream.
     pub max_request_bytes: usize,
     /// Largest encoded sync response read from a stream (and served).
@@ -109,6 +118,8 @@ impl std::fmt::Debug for NetworkConfig {
             .field("chain_id", &self.chain_id)
             .field("max_block_bytes", &self.max_block_bytes)
             .field("max_tx_bytes", &self.max_tx_bytes)
+            .field("max_tx_batch", &self.max_tx_batch)
+            .field("max_tx_batch_bytes", &self.max_tx_batch_bytes)
             .field("max_request_bytes", &self.max_request_bytes)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("max_headers_per_request", &self.max_headers_per_request)
@@ -170,6 +181,8 @@ impl NetworkConfig {
             chain_id,
             max_block_bytes: DEFAULT_MAX_BLOCK_BYTES,
             max_tx_bytes: DEFAULT_MAX_TX_BYTES,
+            max_tx_batch: 1024,
+            max_tx_batch_bytes: 1 << 20,
             max_request_bytes: 64 * 1024,
             max_response_bytes: 64 * 1024 * 1024,
             max_headers_per_request: 512,
@@ -205,6 +218,11 @@ impl NetworkConfig {
         let bad = |why: &str| Err(NetworkError::Config(why.to_string()));
         if self.max_tx_bytes == 0 || self.max_block_bytes == 0 {
             return bad("max_tx_bytes and max_block_bytes must be positive");
+        }
+        if self.max_tx_batch == 0
+            || self.max_tx_batch_bytes < self.max_tx_bytes.saturating_add(TX_BATCH_PREFIX)
+        {
+            return bad("a transaction batch must hold at least one largest transaction");
         }
         if self.max_block_bytes > self.max_response_bytes {
             return bad("max_response_bytes must hold at least one max-size block");

@@ -9,21 +9,23 @@ use umbra_types::{Block, Transaction};
 
 /// An event for the node.
 ///
-/// `Transaction` and `Block` are decoded but *not validated*: the node must
+/// `Transactions` and `Block` are decoded but *not validated*: the node must
 /// answer each with `NetworkHandle::report_validation(id, source, verdict)`;
 /// only accepted messages are forwarded to other peers.
 #[derive(Clone, Debug)]
 pub enum NetworkEvent {
-    Transaction {
+    /// One gossip message: a batch of transactions (never empty), judged
+    /// as a whole.
+    Transactions {
         /// The peer that forwarded it to us (whom a verdict applies to).
         source: PeerId,
         id: MessageId,
-        tx: Transaction,
+        txs: Vec<Transaction>,
     },
     Block {
         source: PeerId,
         id: MessageId,
-        block: Block,
+        block: Box<Block>,
     },
     PeerConnected(PeerId),
     PeerDisconnected(PeerId),
@@ -75,7 +77,7 @@ impl EventSink {
 
 fn kind(event: &NetworkEvent) -> &'static str {
     match event {
-        NetworkEvent::Transaction { .. } => "transaction",
+        NetworkEvent::Transactions { .. } => "transactions",
         NetworkEvent::Block { .. } => "block",
         NetworkEvent::PeerConnected(_) => "peer_connected",
         NetworkEvent::PeerDisconnected(_) => "peer_disconnected",

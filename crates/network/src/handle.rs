@@ -4,7 +4,7 @@
 
 use crate::content::{ContentRequest, ContentResponse, Expected, MAX_HAS_IDS, encoded_len};
 use crate::error::NetworkError;
-use crate::gossip::GossipKind;
+use crate::gossip::{GossipKind, PayloadLimits, encode_tx_batches};
 use crate::sync::{ChainStatus, SyncRequest, SyncResponse};
 use libp2p::gossipsub::{MessageAcceptance, MessageId};
 use libp2p::{Multiaddr, PeerId};
@@ -117,7 +117,7 @@ pub struct NetworkHandle {
     pub(crate) local_peer_id: PeerId,
     pub(crate) dropped_events: Arc<AtomicU64>,
     pub(crate) request_timeout: Duration,
-    pub(crate) max_tx_bytes: usize,
+    pub(crate) payload_limits: PayloadLimits,
     pub(crate) max_block_bytes: usize,
     pub(crate) content_request_timeout: Duration,
     pub(crate) provider_query_timeout: Duration,
@@ -138,11 +138,38 @@ impl NetworkHandle {
         self.dropped_events.load(Ordering::Relaxed)
     }
 
-    /// Gossips a transaction. Fails with `NoPeers` when no connected peer
-    /// subscribes yet, `Duplicate` if the same bytes were published recently.
+    /// Gossips a transaction (a batch of one). Fails with `NoPeers` when no
+    /// connected peer subscribes yet, `Duplicate` if the same bytes were
+    /// published recently, `TooLarge` over `max_tx_bytes`.
     pub async fn publish_tx(&self, tx: &Transaction) -> Result<MessageId, NetworkError> {
-        self.publish(GossipKind::Tx, encode(tx), self.max_tx_bytes)
-            .await
+        let mut ids = self.publish_txs(std::slice::from_ref(tx)).await?;
+        ids.pop().ok_or(NetworkError::TooLarge {
+            size: encode(tx).len(),
+            limit: self.payload_limits.max_tx_bytes,
+        })
+    }
+
+    /// Gossips transactions in as few messages as the batch limits allow,
+    /// in order. Transactions over `max_tx_bytes` are skipped; the first
+    /// failed publish stops the rest and is returned.
+    pub async fn publish_txs(&self, txs: &[Transaction]) -> Result<Vec<MessageId>, NetworkError> {
+        let encoded: Vec<Vec<u8>> = txs.iter().map(encode).collect();
+        let (batches, too_large) = encode_tx_batches(&encoded, self.payload_limits);
+        if !too_large.is_empty() {
+            tracing::debug!(target: "umbra::network", skipped = too_large.len(), "transactions over max_tx_bytes not gossiped");
+        }
+        let mut ids = Vec::with_capacity(batches.len());
+        for data in batches {
+            ids.push(
+                self.call(|reply| Command::Publish {
+                    kind: GossipKind::Tx,
+                    data,
+                    reply,
+                })
+                .await?,
+            );
+        }
+        Ok(ids)
     }
 
     /// Gossips a block (see `publish_tx`).

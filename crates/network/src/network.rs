@@ -86,7 +86,7 @@ impl Network {
             local_peer_id,
             dropped_events,
             request_timeout: cfg.request_timeout,
-            max_tx_bytes: cfg.max_tx_bytes,
+            payload_limits: crate::gossip::PayloadLimits::from(&cfg),
             max_block_bytes: cfg.max_block_bytes,
             content_request_timeout: cfg.content_request_timeout,
             provider_query_timeout: cfg.provider_query_timeout,

@@ -107,7 +107,7 @@ async fn block_peer_stops_messages_and_unblock_restores_them() {
     .await;
     while let Ok(ev) = b.events.try_recv() {
         assert!(
-            !matches!(ev, NetworkEvent::Transaction { .. }),
+            !matches!(ev, NetworkEvent::Transactions { .. }),
             "a transaction crossed the partition"
         );
     }
@@ -123,11 +123,11 @@ async fn block_peer_stops_messages_and_unblock_restores_them() {
         .await
         .expect("publish after unblock");
     let got = next_event(&mut b, "the transaction after unblock", |ev| match ev {
-        NetworkEvent::Transaction { tx, .. } => Some(tx.clone()),
+        NetworkEvent::Transactions { txs, .. } => Some(txs.clone()),
         _ => None,
     })
     .await;
-    assert_eq!(got, sent);
+    assert_eq!(got, vec![sent]);
     a.handle.shutdown().await.expect("shutdown");
     b.handle.shutdown().await.expect("shutdown");
 }

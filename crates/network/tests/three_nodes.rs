@@ -25,15 +25,20 @@ async fn published_tx_and_block_reach_the_other_nodes_intact() {
     let [mut n1, mut n2, mut n3] = three_nodes(102, 20, chain).await;
 
     let tx = tx(102, 42);
-    n1.handle.publish_tx(&tx).await.expect("publish tx");
+    // Several transactions published together travel as one message.
+    let sent = vec![tx.clone(), common::tx(102, 44), common::tx(102, 45)];
+    let ids = n1.handle.publish_txs(&sent).await.expect("publish txs");
+    assert_eq!(ids.len(), 1);
     for node in [&mut n2, &mut n3] {
-        let (source, id, got) = next_event(node, "the transaction", |ev| match ev {
-            NetworkEvent::Transaction { source, id, tx } => Some((*source, id.clone(), tx.clone())),
+        let (source, id, got) = next_event(node, "the transactions", |ev| match ev {
+            NetworkEvent::Transactions { source, id, txs } => {
+                Some((*source, id.clone(), txs.clone()))
+            }
             _ => None,
         })
         .await;
-        assert_eq!(got, tx);
-        assert_eq!(got.hash(), tx.hash());
+        assert_eq!(got, sent);
+        assert_eq!(got[0].hash(), tx.hash());
         node.handle
             .report_validation(id, source, Verdict::Accept)
             .expect("report");
@@ -51,7 +56,7 @@ async fn published_tx_and_block_reach_the_other_nodes_intact() {
         .expect("publish block");
     for node in [&mut n1, &mut n3] {
         let got = next_event(node, "the block", |ev| match ev {
-            NetworkEvent::Block { block, .. } => Some(block.clone()),
+            NetworkEvent::Block { block, .. } => Some((**block).clone()),
             _ => None,
         })
         .await;
@@ -68,7 +73,7 @@ async fn published_tx_and_block_reach_the_other_nodes_intact() {
         .expect("publish big block");
     for node in [&mut n1, &mut n2] {
         let got = next_event(node, "the big block", |ev| match ev {
-            NetworkEvent::Block { block, .. } if block.header.height == 8 => Some(block.clone()),
+            NetworkEvent::Block { block, .. } if block.header.height == 8 => Some((**block).clone()),
             _ => None,
         })
         .await;

@@ -26,9 +26,10 @@ const SYNC_HEADERS: u32 = 512;
 const SYNC_BLOCKS: u32 = 64;
 /// How often the node compares its head with its peers'.
 const SYNC_INTERVAL: Duration = Duration::from_millis(1_000);
-/// Gossiped transactions waiting for the admission worker; more are
-/// ignored (no penalty: the sender did nothing wrong).
-const TX_QUEUE: usize = 16_384;
+/// Gossiped transaction messages (batches of up to the network's
+/// `max_tx_batch_bytes`) waiting for the admission worker; more are ignored
+/// (no penalty: the sender did nothing wrong).
+const TX_QUEUE: usize = 128;
 /// Most gossiped transactions admitted in one batch (signatures verified
 /// together, in parallel).
 const TX_BATCH: usize = 1_024;
@@ -150,8 +151,6 @@ impl P2p {
         // runs more often than the default on small networks.
         cfg.discovery_interval = Duration::from_secs(5);
         cfg.max_tx_bytes = cfg.max_tx_bytes.max(chain.params().max_tx_bytes as usize);
-        // Thousands of transactions a second arrive as single events.
-        cfg.event_queue = 16_384;
         let provider = Arc::new(ChainProvider {
             chain: chain.clone(),
         });
@@ -183,47 +182,86 @@ impl P2p {
     }
 }
 
+/// Transactions admitted within this long of the first are gossiped with
+/// it as one message (a block never waits).
+const TX_LINGER: Duration = Duration::from_millis(10);
+/// Most transactions gathered for one round of gossip (the network splits
+/// them into messages within its own batch limits).
+const TX_GOSSIP_BATCH: usize = 1_024;
+
 async fn outbound_loop(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Outbound>) {
     while let Some(item) = rx.recv().await {
-        let r = match &item {
-            Outbound::Block(b) => ctx.net.publish_block(b).await,
-            Outbound::Tx(t) => ctx.net.publish_tx(t).await,
+        let mut txs = match item {
+            Outbound::Block(b) => {
+                log_unsent(ctx.net.publish_block(&b).await.map(|_| ()));
+                continue;
+            }
+            Outbound::Tx(t) => vec![t],
         };
-        if let Err(e) = r {
-            // No peers yet, or the same bytes went out a moment ago: sync
-            // and other peers cover both.
-            tracing::debug!(target: "umbra::p2p", error = %e, "not gossiped");
+        // Each gossip message costs a libp2p signature to make and one to
+        // check at every peer it reaches: transactions that arrive together
+        // go out together.
+        let deadline = tokio::time::Instant::now() + TX_LINGER;
+        let mut blocks = Vec::new();
+        while txs.len() < TX_GOSSIP_BATCH {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(Outbound::Tx(t))) => txs.push(t),
+                // A block goes out at once, before the batch.
+                Ok(Some(Outbound::Block(b))) => blocks.push(b),
+                Ok(None) | Err(_) => break,
+            }
+            if !blocks.is_empty() {
+                break;
+            }
         }
+        for b in blocks {
+            log_unsent(ctx.net.publish_block(&b).await.map(|_| ()));
+        }
+        log_unsent(ctx.net.publish_txs(&txs).await.map(|_| ()));
     }
 }
 
-/// A gossiped transaction waiting for admission.
-struct GossipedTx {
+fn log_unsent(r: Result<(), NetworkError>) {
+    if let Err(e) = r {
+        // No peers yet, or the same bytes went out a moment ago: sync
+        // and other peers cover both.
+        tracing::debug!(target: "umbra::p2p", error = %e, "not gossiped");
+    }
+}
+
+/// A gossiped batch of transactions waiting for admission.
+struct GossipedTxs {
     source: PeerId,
     id: umbra_network::MessageId,
-    tx: Transaction,
+    txs: Vec<Transaction>,
 }
 
 async fn event_loop(
     ctx: Arc<Ctx>,
     mut events: mpsc::Receiver<NetworkEvent>,
-    txs: mpsc::Sender<GossipedTx>,
+    txs: mpsc::Sender<GossipedTxs>,
 ) {
     while let Some(ev) = events.recv().await {
         match ev {
             // Admitted in batches by `tx_worker`, so blocks are not queued
             // behind thousands of signature checks.
-            NetworkEvent::Transaction { source, id, tx } => {
-                if let Err(mpsc::error::TrySendError::Full(t)) =
-                    txs.try_send(GossipedTx { source, id, tx })
-                {
+            NetworkEvent::Transactions {
+                source,
+                id,
+                txs: batch,
+            } => {
+                if let Err(mpsc::error::TrySendError::Full(t)) = txs.try_send(GossipedTxs {
+                    source,
+                    id,
+                    txs: batch,
+                }) {
                     let _ = ctx.net.report_validation(t.id, t.source, Verdict::Ignore);
                 }
             }
             NetworkEvent::Block { source, id, block } => {
                 let c = ctx.clone();
                 let verdict = tokio::task::spawn_blocking(move || {
-                    let r = c.chain.receive(block, now_ms());
+                    let r = c.chain.receive(*block, now_ms());
                     settle(&c, r)
                 })
                 .await
@@ -274,31 +312,49 @@ async fn report_evidence(ctx: &Arc<Ctx>) {
     }
 }
 
-/// Admits gossiped transactions a batch at a time: whatever is queued (up
-/// to `TX_BATCH`), signatures verified together in parallel.
-async fn tx_worker(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<GossipedTx>) {
+/// Admits gossiped transactions a batch at a time: whatever messages are
+/// queued (up to about `TX_BATCH` transactions), signatures verified
+/// together in parallel. A message is judged as a whole: rejected if any of
+/// its transactions is (a peer relayed something no node should), accepted
+/// (forwarded) if any was new to the mempool, otherwise ignored.
+async fn tx_worker(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<GossipedTxs>) {
     while let Some(first) = rx.recv().await {
+        let mut count = first.txs.len();
         let mut batch = vec![first];
-        while batch.len() < TX_BATCH {
+        while count < TX_BATCH {
             match rx.try_recv() {
-                Ok(t) => batch.push(t),
+                Ok(m) => {
+                    count += m.txs.len();
+                    batch.push(m);
+                }
                 Err(_) => break,
             }
         }
         let c = ctx.clone();
         let verdicts = tokio::task::spawn_blocking(move || {
-            let txs: Vec<Transaction> = batch.iter().map(|g| g.tx.clone()).collect();
-            let sigs_ok = verify_transactions_parallel(&txs);
+            let all: Vec<Transaction> = batch.iter().flat_map(|m| m.txs.iter().cloned()).collect();
+            let mut sigs_ok = verify_transactions_parallel(&all).into_iter();
+            let mut all = all.into_iter();
             batch
                 .into_iter()
-                .zip(sigs_ok)
-                .map(|(g, ok)| {
-                    let v = if ok {
-                        admit_gossiped(&c, g.tx)
-                    } else {
-                        Verdict::Reject
-                    };
-                    (g.id, g.source, v)
+                .map(|m| {
+                    let mut verdict = Verdict::Ignore;
+                    for _ in 0..m.txs.len() {
+                        let (Some(tx), Some(ok)) = (all.next(), sigs_ok.next()) else {
+                            break;
+                        };
+                        let v = if ok {
+                            admit_gossiped(&c, tx)
+                        } else {
+                            Verdict::Reject
+                        };
+                        verdict = match (verdict, v) {
+                            (Verdict::Reject, _) | (_, Verdict::Reject) => Verdict::Reject,
+                            (Verdict::Accept, _) | (_, Verdict::Accept) => Verdict::Accept,
+                            _ => Verdict::Ignore,
+                        };
+                    }
+                    (m.id, m.source, verdict)
                 })
                 .collect::<Vec<_>>()
         })

@@ -39,10 +39,10 @@ impl Service {
             }
         };
         let event = match payload {
-            Payload::Tx(tx) => NetworkEvent::Transaction {
+            Payload::Txs(txs) => NetworkEvent::Transactions {
                 source,
                 id: id.clone(),
-                tx,
+                txs,
             },
             Payload::Block(block) => NetworkEvent::Block {
                 source,
