@@ -1,6 +1,7 @@
 //! The irreversible height (aelf's "last irreversible block").
 //!
-//! Every miner's first block in a round records its height as the miner's
+//! Every block a miner produces (its first block in a round, its tiny
+//! blocks, the block that closes a round) records its height as the miner's
 //! implied irreversible height: by producing it, the miner has built on
 //! everything up to it. Take each miner's latest implied height on this
 //! chain — this round's if it has mined in it, else the previous round's —
@@ -12,12 +13,13 @@
 //! aelf takes only the previous round's implied heights of the miners that
 //! mined in the current round, so a block waits for the end of its round
 //! and most of the next (about 1.5 rounds: 4.5 s for five miners at 500 ms
-//! slots). Counting the latest height of each miner moves the irreversible
-//! height with every slot (about ⌊2N/3⌋+1 slots after a block). It needs
-//! the same quorum of distinct miners building on the block, and heights
-//! older than the previous round never count, so a miner cut off for a
-//! round stops counting; the fault simulation checks safety and liveness
-//! under it.
+//! slots). Counting the latest block of each miner moves the irreversible
+//! height with every block: a block's own producer counts at once, so it
+//! waits for ⌊2N/3⌋ further miners' slots. It needs the same quorum of
+//! distinct miners building on the block, and heights older than the
+//! previous round never count, so a miner cut off for a round stops
+//! counting; the fault simulation checks safety and liveness under it (and
+//! fails with a quorum of ⌊N/3⌋+1).
 
 use super::round::Round;
 use umbra_types::Height;

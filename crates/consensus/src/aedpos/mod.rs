@@ -361,7 +361,10 @@ impl Aedpos {
                 if let Some(m) = next.round.miner_mut(miner) {
                     m.blocks += 1;
                     m.last_block_ms = t;
+                    m.implied_irreversible = header.height;
                 }
+                let candidate = irreversible::height(&next.round, next.previous.as_ref());
+                next.irreversible = next.irreversible.max(candidate.unwrap_or(0));
             }
             Behaviour::NextRound => {
                 if round.closer_at(t, interval) != Some(me.order) {
@@ -371,7 +374,9 @@ impl Aedpos {
                     return Err(AedposError::TermChangeExpected);
                 }
                 next.round = round.next(t, interval);
-                next.previous = Some(round.clone());
+                next.previous = Some(closed_by(round, miner, header.height));
+                let candidate = irreversible::height(&next.round, next.previous.as_ref());
+                next.irreversible = next.irreversible.max(candidate.unwrap_or(0));
             }
             Behaviour::NextTerm { miners } => {
                 if round.closer_at(t, interval) != Some(me.order) {
@@ -389,7 +394,9 @@ impl Aedpos {
                     t.saturating_add(interval),
                     &miners,
                 );
-                next.previous = Some(round.clone());
+                next.previous = Some(closed_by(round, miner, header.height));
+                let candidate = irreversible::height(&next.round, next.previous.as_ref());
+                next.irreversible = next.irreversible.max(candidate.unwrap_or(0));
             }
         }
         Ok(next)
@@ -402,4 +409,15 @@ impl Aedpos {
         }
         Ok(())
     }
+}
+
+/// The round `round` as the closer's block at `height` leaves it: the closer
+/// has now built on everything up to `height`, which counts as its implied
+/// height while the next round has not heard from it.
+fn closed_by(round: &Round, closer: &PublicKey, height: Height) -> Round {
+    let mut closed = round.clone();
+    if let Some(m) = closed.miner_mut(closer) {
+        m.implied_irreversible = m.implied_irreversible.max(height);
+    }
+    closed
 }

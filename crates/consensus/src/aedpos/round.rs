@@ -20,8 +20,9 @@ pub struct MinerInRound {
     pub out_value: Option<Hash>,
     /// Decides the miner's order in the next round.
     pub signature: Option<Hash>,
-    /// Height of the miner's first block this round: what it implies is
-    /// irreversible once enough others build on it.
+    /// Height of the miner's latest block this round (or, in the previous
+    /// round, of the block with which it closed that round): what it implies
+    /// is irreversible once enough others build on it.
     pub implied_irreversible: Height,
     /// Blocks produced in this round's slot (the first plus tiny blocks).
     pub blocks: u32,

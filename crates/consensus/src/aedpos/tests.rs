@@ -212,8 +212,17 @@ fn rounds_reveal_and_reorder() {
     let before = c.state.round.clone();
     c.close_round();
     assert_eq!(c.state.round.number, 2);
-    assert_eq!(c.state.previous.as_ref(), Some(&before));
     assert_eq!(c.state.round, before.next(c.head.timestamp_ms, I));
+    // The closed round is kept as it was, except that the closer's block
+    // (height 6) is now its implied height: with miners at 2..5 and 6, four
+    // of them have built at height 3 or above.
+    let closer = c.head.proposer;
+    let mut expected = before.clone();
+    if let Some(m) = expected.miner_mut(&closer) {
+        m.implied_irreversible = 6;
+    }
+    assert_eq!(c.state.previous.as_ref(), Some(&expected));
+    assert_eq!(c.state.irreversible, 3);
     // A wrong reveal is refused.
     let m = (1..=5).find(|&m| c.order(m) == 1).unwrap();
     let (start, _) = c.state.round.slot(1, I);
@@ -375,26 +384,49 @@ fn the_election_decides_the_next_term() {
 #[test]
 fn tiny_blocks_stop_when_irreversibility_lags() {
     let mut c = Chain::new(
-        1,
+        3,
         AedposConfig {
             throttle_lag_blocks: 1,
             ..AedposConfig::default()
         },
     );
-    // The lone miner's first block is irreversible at once (quorum 1);
-    // tiny blocks do not move the irreversible height.
-    c.mine(1, I);
-    assert_eq!(c.state.irreversible, 1);
-    c.mine(1, I + 100);
-    assert_eq!(c.propose(1, I + 200), None);
+    // One miner of three cannot make anything irreversible (quorum 3), so
+    // its own tiny blocks lag too far behind at once.
+    let first = (1..=3u8).find(|&m| c.order(m) == 1).unwrap();
+    c.mine(first, I);
+    assert_eq!(c.state.irreversible, 0);
+    assert_eq!(c.propose(first, I + 100), None);
     let tiny = ConsensusData {
         round: 1,
         behaviour: Behaviour::TinyBlock,
     };
     assert_eq!(
-        c.try_apply(1, I + 200, &tiny),
+        c.try_apply(first, I + 100, &tiny),
         Err(AedposError::Throttled { lag: 2 })
     );
+}
+
+#[test]
+fn every_block_of_a_miner_counts_as_its_implied_height() {
+    let mut c = Chain::new(3, AedposConfig::default());
+    let by_order: Vec<u8> = {
+        let mut m: Vec<u8> = (1..=3).collect();
+        m.sort_by_key(|&m| c.order(m));
+        m
+    };
+    // Heights 1, 2 (tiny) by the first miner, 3 by the second, 4 by the
+    // third: all three (the quorum) have built at height 2 or above. Under
+    // a first-block-of-the-round rule the first miner would count at 1.
+    c.mine(by_order[0], I);
+    c.mine(by_order[0], I + 100);
+    c.mine(by_order[1], 2 * I);
+    assert_eq!(c.state.irreversible, 0, "two of three is no quorum");
+    c.mine(by_order[2], 3 * I);
+    assert_eq!(c.state.irreversible, 2);
+    // A tiny block of the third miner (height 5) leaves the first miner's
+    // latest at 2.
+    c.mine(by_order[2], 3 * I + 100);
+    assert_eq!(c.state.irreversible, 2);
 }
 
 #[test]
