@@ -78,7 +78,8 @@ fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
     p
 }
 
-/// Every stored file under the node's block store.
+/// Every file under the node's storage directory: the block segments (each
+/// holding many blocks) and the manifests (block ids only).
 fn stored_files(d: &Devnet) -> Vec<Vec<u8>> {
     fn walk(p: &Path, out: &mut Vec<Vec<u8>>) {
         for e in std::fs::read_dir(p).unwrap().flatten() {
@@ -91,7 +92,7 @@ fn stored_files(d: &Devnet) -> Vec<Vec<u8>> {
         }
     }
     let mut out = Vec::new();
-    walk(&d.dir.join("storage").join("blocks"), &mut out);
+    walk(&d.dir.join("storage"), &mut out);
     out
 }
 

@@ -7,6 +7,8 @@ mod common;
 
 use common::{BIN, http_request};
 use serde_json::Value;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -219,16 +221,26 @@ fn five_storage_nodes_keep_k_copies_through_a_crash_and_corruption() {
     let bad = (0..5)
         .find(|&i| net.nodes[i].alive && !held(&net.nodes[i], &id).is_empty())
         .unwrap();
+    // Its blocks are records in segment files; flipping one byte in every
+    // 64 hits the bytes of every record (each block here is a full
+    // encrypted block, 256 KiB + 16). Written in place, never truncating:
+    // the node keeps running and may append meanwhile.
     let mut corrupted = 0;
-    let blocks_dir = net.nodes[bad].data_dir.join("storage").join("blocks");
-    for sub in std::fs::read_dir(&blocks_dir).unwrap().flatten() {
-        for f in std::fs::read_dir(sub.path()).unwrap().flatten() {
-            let mut b = std::fs::read(f.path()).unwrap();
-            let mid = b.len() / 2;
-            b[mid] ^= 0xff;
-            std::fs::write(f.path(), b).unwrap();
-            corrupted += 1;
+    let segments = net.nodes[bad].data_dir.join("storage").join("segments");
+    for f in std::fs::read_dir(&segments).unwrap().flatten() {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(f.path())
+            .unwrap();
+        let mut b = Vec::new();
+        (&file).read_to_end(&mut b).unwrap();
+        for i in (0..b.len()).step_by(64) {
+            b[i] ^= 0xff;
         }
+        file.write_all_at(&b, 0).unwrap();
+        // Whole blocks' worth of bytes flipped.
+        corrupted += b.len() / BLOCK;
     }
     assert!(corrupted > 0);
     // Read through the damaged node itself: every block it holds is bad on

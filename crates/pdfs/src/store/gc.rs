@@ -1,5 +1,5 @@
 //! Garbage collection: dropping contents the node no longer keeps and every
-//! block no remaining manifest refers to.
+//! block no remaining manifest refers to, then getting the disk space back.
 
 use super::BlockStore;
 use crate::error::PdfsError;
@@ -29,6 +29,12 @@ impl BlockStore {
     /// Blocks with no stored manifest are garbage by this rule, so a node
     /// stores a content's manifest before its blocks and does not collect
     /// while an upload without a manifest is in progress.
+    ///
+    /// Removing a block appends a tombstone; the space of dead records is
+    /// freed by compacting, at the end, every sealed segment more than half
+    /// dead (whatever made it so: this collection, `delete`s, corrupt
+    /// records dropped by `get`). A compaction error is returned after the
+    /// removals took effect; the next `collect` compacts again.
     pub fn collect(&self, keep: impl Fn(&Hash) -> bool) -> Result<GcReport, PdfsError> {
         let mut report = GcReport::default();
         let mut referenced = HashSet::new();
@@ -56,6 +62,7 @@ impl BlockStore {
                 report.bytes += len;
             }
         }
+        self.compact()?;
         Ok(report)
     }
 }

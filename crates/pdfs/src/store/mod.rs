@@ -1,103 +1,137 @@
 //! The local block store of a storage node (and the client's cache): blocks
-//! as files named by their id, with capacity accounting, plus the manifests
-//! of the contents they belong to.
+//! appended to a few large segment files, with capacity accounting, plus the
+//! manifests of the contents they belong to.
+//!
+//! Why segments: creating a file costs about a millisecond on ext4, far more
+//! than writing a 256 KiB block into the page cache, so one file per block
+//! capped uploads at a few hundred MB/s. A `put` now costs the block's hash
+//! plus one append. Layout and record format: `layout` and `segment`.
 //!
 //! Every block is verified on the way in (its SHA-256 must be its id) and on
-//! the way out (a file changed on disk is deleted and reported missing), so
-//! the store never serves bytes that do not match their name.
+//! the way out (a record changed on disk is dropped and reported missing),
+//! so the store never serves bytes that do not match their name.
 //!
-//! The accounting (bytes and blocks stored) lives behind one mutex. A `put`
-//! reserves its bytes and marks the block as being written under the lock,
-//! then writes the file without it (so writes of different blocks overlap),
-//! so concurrent `put`s of one block count it once and the store never goes
-//! past its capacity. Deletes hold the lock across the unlink. One
-//! `BlockStore` per directory at a time: a second process writing to the
-//! same directory would not be counted until the next `open`.
+//! In memory (`index`): where each block's live record is, how much of each
+//! segment is still needed, and the bytes and blocks stored. `delete`,
+//! `collect` and a corrupt record found by `get` append a tombstone; records
+//! are never changed in place. `collect` then compacts sealed segments more
+//! than half dead (`compact`). Capacity counts the bytes of live blocks
+//! only, so the segments on disk take more: record headers, tombstones, and
+//! dead records until their segment is compacted (up to half of each sealed
+//! segment, plus the active one).
+//!
+//! Concurrency: the accounting lives behind one mutex, never held during
+//! I/O, so `get` and `has` never wait for a write. Appends go through a
+//! second mutex, the writer's (`writer`), so records follow each other with
+//! no holes; every change to the index is made while holding it, so the
+//! order of records on disk is the order of the changes. A `put` hashes its
+//! block before taking any lock, then reserves its bytes and marks the block
+//! as being written under the accounting lock, so concurrent `put`s of one
+//! block count it once and the store never goes past its capacity; a failed
+//! append gives the reservation back. Reads use positional reads on shared
+//! handles (`readers`). One `BlockStore` per directory at a time: a second
+//! process appending to the same segments would corrupt them.
+//!
+//! No fsync, for blocks or manifests: a record lost or torn by a crash is
+//! either cut off when the store is next opened (a torn last record) or
+//! caught by the hash check on read, and the node fetches the block again
+//! like any block it lacks. A crash can also undo a recent delete (its
+//! tombstone not yet on disk): the block comes back, to be deleted again by
+//! the next `collect` if it is garbage, or dropped again by `get` if it was
+//! corrupt.
 
+mod compact;
 mod gc;
+mod index;
 mod layout;
 mod manifests;
+mod migrate;
+mod readers;
+mod recover;
+mod segment;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 pub use gc::GcReport;
 
 use crate::error::PdfsError;
 use crate::limits::MAX_STORED_BLOCK;
-use layout::{
-    BLOCKS_DIR, MANIFESTS_DIR, ReadOutcome, TMP_SUFFIX, block_path, entries, file_len, parse_id,
-    read_bounded, remove, shard, write_atomic,
-};
-use std::collections::HashSet;
+use index::{Location, State};
+use layout::{MANIFESTS_DIR, SEGMENTS_DIR, remove_tmp_files};
+use readers::Readers;
+use segment::{Header, TOMBSTONE_LEN, encode_target, read_at};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use umbra_types::{Hash, sha256};
+use writer::{SEGMENT_BYTES, Writer};
 
 /// Blocks on disk under a byte capacity. `Send + Sync`: share it in an `Arc`.
 #[derive(Debug)]
 pub struct BlockStore {
     dir: PathBuf,
-    blocks: PathBuf,
+    segments: PathBuf,
     capacity: u64,
-    usage: Mutex<Usage>,
-    /// Signalled when a block leaves [`Usage::writing`].
+    state: Mutex<State>,
+    /// Signalled when a block leaves [`State::writing`].
     written: Condvar,
-    /// Numbers temporary files so concurrent writers never share one.
+    /// Held for every append and every change to the index (lock it before
+    /// `state`, never the other way round).
+    writer: Mutex<Writer>,
+    readers: Readers,
+    /// One compaction at a time.
+    compacting: Mutex<()>,
+    /// Numbers manifests' temporary files so concurrent writers never share
+    /// one.
     tmp_seq: AtomicU64,
 }
 
-#[derive(Debug, Default)]
-struct Usage {
-    /// Bytes of block files (manifests are not counted).
-    bytes: u64,
-    blocks: u64,
-    /// Blocks whose file is being written right now; their bytes are
-    /// already counted.
-    writing: HashSet<Hash>,
-}
-
 impl BlockStore {
-    /// Opens (creating if needed) the store in `dir`: `dir/blocks` and
-    /// `dir/manifests`. Scans the blocks to count the bytes used and removes
-    /// temporary files left by an interrupted write. Opening with a smaller
-    /// capacity than is used is allowed; `put` then refuses until space is
-    /// freed.
+    /// Opens (creating if needed) the store in `dir`: `dir/segments` and
+    /// `dir/manifests`. Reads every segment's record headers to rebuild the
+    /// index, cutting off a torn last record; removes temporary files left
+    /// by an interrupted manifest write; and moves blocks of the old
+    /// one-file-per-block layout (`dir/blocks`) into segments. Opening with
+    /// a smaller capacity than is used is allowed; `put` then refuses until
+    /// space is freed.
     pub fn open(dir: &Path, capacity_bytes: u64) -> Result<Self, PdfsError> {
-        let blocks = dir.join(BLOCKS_DIR);
+        Self::open_with(dir, capacity_bytes, SEGMENT_BYTES)
+    }
+
+    /// [`BlockStore::open`] with segments rolled at `roll_at` bytes (tests
+    /// use small ones to exercise rolling and compaction).
+    fn open_with(dir: &Path, capacity_bytes: u64, roll_at: u64) -> Result<Self, PdfsError> {
+        let segments = dir.join(SEGMENTS_DIR);
         let manifests = dir.join(MANIFESTS_DIR);
-        for d in [&blocks, &manifests] {
+        for d in [&segments, &manifests] {
             fs::create_dir_all(d).map_err(|e| PdfsError::io(d, e))?;
         }
         remove_tmp_files(&manifests)?;
-        remove_tmp_files(&blocks)?;
-        let mut usage = Usage::default();
-        for (shard_name, shard_path, is_dir) in entries(&blocks)? {
-            if !is_dir {
-                continue;
-            }
-            remove_tmp_files(&shard_path)?;
-            for (name, path, is_dir) in entries(&shard_path)? {
-                // Only files the store itself would have written count.
-                let Some(id) = parse_id(&name) else { continue };
-                if is_dir || shard(&id) != shard_name {
-                    continue;
-                }
-                if let Some(len) = file_len(&path)? {
-                    usage.bytes += len;
-                    usage.blocks += 1;
-                }
+        let recovered = recover::recover(&segments, roll_at)?;
+        let store = BlockStore {
+            dir: dir.to_path_buf(),
+            readers: Readers::new(&segments),
+            segments,
+            capacity: capacity_bytes,
+            state: Mutex::new(recovered.state),
+            written: Condvar::new(),
+            writer: Mutex::new(recovered.writer),
+            compacting: Mutex::new(()),
+            tmp_seq: AtomicU64::new(0),
+        };
+        if !recovered.stale.is_empty() {
+            // Older copies of a block left by a compaction a crash
+            // interrupted: killed now, so deleting the block later cannot
+            // bring one of them back.
+            let mut w = store.writer();
+            for (id, at) in recovered.stale {
+                drop(store.append_tombstone(&mut w, &id, at)?);
             }
         }
-        Ok(BlockStore {
-            dir: dir.to_path_buf(),
-            blocks,
-            capacity: capacity_bytes,
-            usage: Mutex::new(usage),
-            written: Condvar::new(),
-            tmp_seq: AtomicU64::new(0),
-        })
+        store.migrate_legacy()?;
+        Ok(store)
     }
 
     /// The directory the store was opened in.
@@ -111,61 +145,61 @@ impl BlockStore {
     /// SHA-256 is not `id` ([`PdfsError::HashMismatch`]) and one that does
     /// not fit in the capacity ([`PdfsError::Full`]).
     ///
-    /// A file already under the id with the right length is trusted without
-    /// being read (a changed byte in it is found by `get`); one with the
-    /// wrong length (a torn write) is replaced.
+    /// A record already stored under the id with the right length is
+    /// trusted without being read (a changed byte in it is found by `get`);
+    /// one with the wrong length (damaged on disk) is dropped and replaced.
     pub fn put(&self, id: &Hash, bytes: &[u8]) -> Result<bool, PdfsError> {
+        let too_large = || PdfsError::TooLarge {
+            what: "block",
+            len: bytes.len() as u64,
+            max: MAX_STORED_BLOCK as u64,
+        };
         if bytes.len() > MAX_STORED_BLOCK {
-            return Err(PdfsError::TooLarge {
-                what: "block",
-                len: bytes.len() as u64,
-                max: MAX_STORED_BLOCK as u64,
-            });
+            return Err(too_large());
         }
-        // Hash before taking the lock: it is the expensive part.
+        let len = u32::try_from(bytes.len()).map_err(|_| too_large())?;
+        // Hash before taking any lock: it is the expensive part.
         let got = sha256(bytes);
         if got != *id {
             return Err(PdfsError::HashMismatch { expected: *id, got });
         }
-        let need = bytes.len() as u64;
-        let path = block_path(&self.blocks, id);
-        let mut usage = self.lock();
-        while usage.writing.contains(id) {
-            usage = self.written.wait(usage).unwrap_or_else(|p| p.into_inner());
-        }
-        let existing = file_len(&path)?;
-        if existing == Some(need) {
-            return Ok(false);
-        }
-        // A file of the wrong length under this name is a torn or damaged
-        // copy: it is replaced, and the block counts as newly stored.
-        let used = usage.bytes.saturating_sub(existing.unwrap_or(0));
-        if used.saturating_add(need) > self.capacity {
-            return Err(PdfsError::Full {
-                used: usage.bytes,
-                capacity: self.capacity,
+        let need = u64::from(len);
+        let mut reserved = loop {
+            let mut state = self.lock();
+            while state.writing.contains(id) {
+                state = self.written.wait(state).unwrap_or_else(|p| p.into_inner());
+            }
+            match state.index.get(id).copied() {
+                Some(at) if at.len == len => return Ok(false),
+                Some(at) => {
+                    // Not this block's bytes (a header damaged on disk):
+                    // dropped, then stored as new.
+                    drop(state);
+                    self.kill_if_still(id, at)?;
+                    continue;
+                }
+                None => {}
+            }
+            if state.bytes.saturating_add(need) > self.capacity {
+                return Err(PdfsError::Full {
+                    used: state.bytes,
+                    capacity: self.capacity,
+                    need,
+                });
+            }
+            state.bytes += need;
+            state.blocks += 1;
+            state.writing.insert(*id);
+            break Reservation {
+                store: self,
+                id: *id,
                 need,
-            });
-        }
-        usage.bytes = used + need;
-        if existing.is_none() {
-            usage.blocks += 1;
-        }
-        usage.writing.insert(*id);
-        drop(usage);
-
-        let mut reserved = Reservation {
-            store: self,
-            id: *id,
-            need,
-            existing,
-            kept: false,
+                kept: false,
+            };
         };
-        path.parent()
-            .map_or(Ok(()), |dir| {
-                fs::create_dir_all(dir).map_err(|e| PdfsError::io(dir, e))
-            })
-            .and_then(|()| write_atomic(&path, self.next_seq(), bytes))?;
+        let mut w = self.writer();
+        let mut state = self.append_block(&mut w, id, bytes)?;
+        state.writing.remove(id);
         reserved.kept = true;
         Ok(true)
     }
@@ -173,39 +207,47 @@ impl BlockStore {
     /// The block's bytes, verified against its id; `Ok(None)` if the store
     /// does not have it.
     ///
-    /// A file whose contents no longer hash to its name (bit rot, a torn
-    /// write, tampering) is deleted, its bytes are released from the
-    /// accounting, and the block is reported as missing (`Ok(None)`), so the
-    /// node fetches it again like any block it lacks. Nothing is logged.
+    /// A record whose bytes no longer hash to its id (bit rot, a torn
+    /// write, tampering) is dropped (a tombstone is appended), its bytes are
+    /// released from the accounting, and the block is reported as missing
+    /// (`Ok(None)`), so the node fetches it again like any block it lacks.
+    /// Nothing is logged.
     pub fn get(&self, id: &Hash) -> Result<Option<Vec<u8>>, PdfsError> {
-        let path = block_path(&self.blocks, id);
-        match read_bounded(&path, MAX_STORED_BLOCK)? {
-            ReadOutcome::Missing => Ok(None),
-            ReadOutcome::Bytes(bytes) if sha256(&bytes) == *id => Ok(Some(bytes)),
-            ReadOutcome::Bytes(_) | ReadOutcome::Oversize => self.drop_if_corrupt(id, &path),
+        let Some(at) = self.live_at(id) else {
+            return Ok(None);
+        };
+        if let Some(bytes) = self.read_block(&at)?
+            && sha256(&bytes) == *id
+        {
+            return Ok(Some(bytes));
         }
+        self.drop_if_corrupt(id, at)
     }
 
-    /// Under the lock, so that a `put` of a good copy in between is not
-    /// lost: checks the file again and deletes it only if it is still bad.
-    fn drop_if_corrupt(&self, id: &Hash, path: &Path) -> Result<Option<Vec<u8>>, PdfsError> {
-        let mut usage = self.lock();
-        if usage.writing.contains(id) {
-            // A fresh copy is being written over it right now.
+    /// Under the writer's lock, so that nothing moves or replaces the record
+    /// meanwhile: drops the block's record if it is still the bad one read
+    /// at `seen`. If the block was moved by compaction or stored again since
+    /// (the file read may even be gone), the record it has now is read
+    /// instead and returned if good.
+    fn drop_if_corrupt(&self, id: &Hash, seen: Location) -> Result<Option<Vec<u8>>, PdfsError> {
+        let mut w = self.writer();
+        let Some(at) = self.live_at(id) else {
             return Ok(None);
+        };
+        if at != seen
+            && let Some(bytes) = self.read_block(&at)?
+            && sha256(&bytes) == *id
+        {
+            return Ok(Some(bytes));
         }
-        match read_bounded(path, MAX_STORED_BLOCK)? {
-            ReadOutcome::Missing => return Ok(None),
-            ReadOutcome::Bytes(bytes) if sha256(&bytes) == *id => return Ok(Some(bytes)),
-            ReadOutcome::Bytes(_) | ReadOutcome::Oversize => {}
-        }
-        Self::remove_locked(&mut usage, path)?;
+        self.kill(&mut w, id, at)?;
         Ok(None)
     }
 
-    /// Whether a file for the block exists (not verified; `get` verifies).
+    /// Whether the store has a record for the block (not verified; `get`
+    /// verifies).
     pub fn has(&self, id: &Hash) -> bool {
-        block_path(&self.blocks, id).is_file()
+        self.lock().index.contains_key(id)
     }
 
     /// Deletes a block; `Ok(false)` if it was not stored.
@@ -213,27 +255,24 @@ impl BlockStore {
         Ok(self.remove_block(id)?.is_some())
     }
 
-    /// Deletes a block and returns the bytes freed.
+    /// Deletes a block and returns the bytes freed. A block being stored
+    /// right now is not in the index yet, so a delete racing its `put`
+    /// finds nothing and the put wins.
     fn remove_block(&self, id: &Hash) -> Result<Option<u64>, PdfsError> {
-        let path = block_path(&self.blocks, id);
-        let mut usage = self.lock();
-        if usage.writing.contains(id) {
-            // Being stored right now: the caller raced a `put`, which wins.
-            return Ok(None);
-        }
-        Self::remove_locked(&mut usage, &path)
-    }
-
-    fn remove_locked(usage: &mut Usage, path: &Path) -> Result<Option<u64>, PdfsError> {
-        let Some(len) = file_len(path)? else {
+        let Some(at) = self.live_at(id) else {
             return Ok(None);
         };
-        if !remove(path)? {
+        self.kill_if_still(id, at)
+    }
+
+    /// Drops the block's record if it is still the one at `seen`; the bytes
+    /// freed, `None` if it had changed.
+    fn kill_if_still(&self, id: &Hash, seen: Location) -> Result<Option<u64>, PdfsError> {
+        let mut w = self.writer();
+        if self.live_at(id) != Some(seen) {
             return Ok(None);
         }
-        usage.bytes = usage.bytes.saturating_sub(len);
-        usage.blocks = usage.blocks.saturating_sub(1);
-        Ok(Some(len))
+        self.kill(&mut w, id, seen).map(Some)
     }
 
     /// Bytes of stored blocks.
@@ -252,27 +291,97 @@ impl BlockStore {
 
     /// Every stored block's id, sorted.
     pub fn block_ids(&self) -> Result<Vec<Hash>, PdfsError> {
-        let mut ids = Vec::new();
-        for (shard_name, shard_path, is_dir) in entries(&self.blocks)? {
-            if !is_dir {
-                continue;
-            }
-            for (name, _, is_dir) in entries(&shard_path)? {
-                if let Some(id) = parse_id(&name).filter(|id| !is_dir && shard(id) == shard_name) {
-                    ids.push(id);
-                }
-            }
-        }
+        let mut ids: Vec<Hash> = self.lock().index.keys().copied().collect();
         ids.sort_unstable();
         Ok(ids)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Usage> {
-        // The guarded numbers change only together with the file operation
-        // they describe (a `put`'s reservation is undone by its drop guard),
-        // so a panic elsewhere cannot leave them half-written: a poisoned
-        // lock is safe to keep using.
-        self.usage.lock().unwrap_or_else(|p| p.into_inner())
+    /// Appends a block record and makes it the block's live one (replacing
+    /// an earlier record, when compaction moves a block). Returns the
+    /// accounting, still locked, for the caller to count the block if new.
+    fn append_block<'s>(
+        &'s self,
+        w: &mut Writer,
+        id: &Hash,
+        bytes: &[u8],
+    ) -> Result<MutexGuard<'s, State>, PdfsError> {
+        // Callers bound `bytes` by MAX_STORED_BLOCK.
+        let len = u32::try_from(bytes.len()).map_err(|_| PdfsError::TooLarge {
+            what: "block",
+            len: bytes.len() as u64,
+            max: MAX_STORED_BLOCK as u64,
+        })?;
+        let (segment, offset) = w.append(&Header::block(*id, len).encode(), bytes)?;
+        let at = Location {
+            segment,
+            offset,
+            len,
+        };
+        let mut state = self.lock();
+        state.appended(segment, at.record_len());
+        state.place(*id, at);
+        Ok(state)
+    }
+
+    /// Appends a tombstone killing the block's record at `at` and removes
+    /// the block. The caller holds the writer and has checked under it that
+    /// `at` is the block's live record. Returns the bytes freed.
+    fn kill(&self, w: &mut Writer, id: &Hash, at: Location) -> Result<u64, PdfsError> {
+        let mut state = self.append_tombstone(w, id, at)?;
+        state.remove(id);
+        Ok(u64::from(at.len))
+    }
+
+    /// Appends a tombstone killing the record at `at`, and counts it.
+    fn append_tombstone(
+        &self,
+        w: &mut Writer,
+        id: &Hash,
+        at: Location,
+    ) -> Result<MutexGuard<'_, State>, PdfsError> {
+        let (segment, _) = w.append(
+            &Header::tombstone(*id).encode(),
+            &encode_target(at.segment, at.offset),
+        )?;
+        let mut state = self.lock();
+        state.appended(segment, TOMBSTONE_LEN);
+        state.add_kill(segment, at.segment, TOMBSTONE_LEN);
+        Ok(state)
+    }
+
+    /// The bytes of the record at `at`; `None` if its segment is gone or
+    /// too short (deleted or truncated behind the store's back), which a
+    /// caller treats like bytes that do not match.
+    fn read_block(&self, at: &Location) -> Result<Option<Vec<u8>>, PdfsError> {
+        let Some(file) = self.readers.get(at.segment, || {
+            self.lock().segments.contains_key(&at.segment)
+        })?
+        else {
+            return Ok(None);
+        };
+        // `len` was bounded by MAX_STORED_BLOCK when the record was read or
+        // written.
+        let mut bytes = vec![0u8; at.len as usize];
+        let path = layout::segment_path(&self.segments, at.segment);
+        Ok(read_at(&file, &path, &mut bytes, at.data_offset())?.then_some(bytes))
+    }
+
+    fn live_at(&self, id: &Hash) -> Option<Location> {
+        self.lock().index.get(id).copied()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The accounting changes only together with the append it
+        // describes, and a `put`'s reservation is undone by its drop guard,
+        // so a panic elsewhere cannot leave it half-written: a poisoned lock
+        // is safe to keep using.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Writer> {
+        // The writer advances its end only after a whole record is written,
+        // so after a panic the next append overwrites any partial one.
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn next_seq(&self) -> u64 {
@@ -280,38 +389,25 @@ impl BlockStore {
     }
 }
 
-/// The bytes a `put` counted before writing its file: released, with the
-/// block's "being written" mark, when the put ends, and given back unless
-/// the file was written (even if the writer panicked).
+/// The bytes a `put` counted before appending its block: released, with
+/// the block's "being written" mark, when the put ends, and given back
+/// unless the block was stored (even if the writer panicked).
 struct Reservation<'a> {
     store: &'a BlockStore,
     id: Hash,
     need: u64,
-    existing: Option<u64>,
+    /// Stored: the put already cleared the mark with the index update.
     kept: bool,
 }
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        let mut usage = self.store.lock();
-        usage.writing.remove(&self.id);
         if !self.kept {
-            // The old file (if any) is still in place.
-            usage.bytes = usage.bytes.saturating_sub(self.need) + self.existing.unwrap_or(0);
-            if self.existing.is_none() {
-                usage.blocks = usage.blocks.saturating_sub(1);
-            }
+            let mut state = self.store.lock();
+            state.writing.remove(&self.id);
+            state.bytes = state.bytes.saturating_sub(self.need);
+            state.blocks = state.blocks.saturating_sub(1);
         }
-        drop(usage);
         self.store.written.notify_all();
     }
-}
-
-fn remove_tmp_files(dir: &Path) -> Result<(), PdfsError> {
-    for (name, path, is_dir) in entries(dir)? {
-        if !is_dir && name.ends_with(TMP_SUFFIX) {
-            remove(&path)?;
-        }
-    }
-    Ok(())
 }

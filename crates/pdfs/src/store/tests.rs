@@ -1,8 +1,13 @@
+use super::layout::{parse_segment_name, segment_path, shard};
+use super::segment::HEADER_LEN;
 use super::*;
 use crate::manifest::Manifest;
 use crate::scheme::Scheme;
 use crate::{BLOCK_SIZE, encode_stream};
+use proptest::prelude::*;
+use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use tempfile::TempDir;
 
@@ -15,6 +20,69 @@ fn store(cap: u64) -> (TempDir, BlockStore) {
     let dir = tempfile::tempdir().unwrap();
     let s = BlockStore::open(dir.path(), cap).unwrap();
     (dir, s)
+}
+
+/// The segment file holding a block's live record, and where its bytes
+/// start in it.
+fn record_of(s: &BlockStore, id: &Hash) -> (PathBuf, u64) {
+    let at = s.live_at(id).expect("stored");
+    (segment_path(&s.segments, at.segment), at.data_offset())
+}
+
+/// Flips one byte of a block's bytes inside its segment.
+fn tamper(s: &BlockStore, id: &Hash, at: u64) {
+    let (path, data) = record_of(s, id);
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let mut b = [0u8];
+    f.read_exact_at(&mut b, data + at).unwrap();
+    f.write_all_at(&[b[0] ^ 1], data + at).unwrap();
+}
+
+/// The segment files, oldest first.
+fn segment_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<(u64, PathBuf)> = fs::read_dir(dir.join("segments"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let seq = parse_segment_name(e.file_name().to_str()?)?;
+            Some((seq, e.path()))
+        })
+        .collect();
+    files.sort();
+    files.into_iter().map(|(_, p)| p).collect()
+}
+
+fn disk_bytes(dir: &Path) -> u64 {
+    segment_files(dir)
+        .iter()
+        .map(|p| fs::metadata(p).unwrap().len())
+        .sum()
+}
+
+/// The accounting agrees with the index and the files: every segment's
+/// size is its file's length, its live bytes are the records the index
+/// points into it, and the totals are the index's.
+fn check_accounting(s: &BlockStore) {
+    let state = s.lock();
+    let mut live: HashMap<u64, u64> = HashMap::new();
+    for at in state.index.values() {
+        *live.entry(at.segment).or_default() += at.record_len();
+    }
+    for (seq, stats) in &state.segments {
+        let path = segment_path(&s.segments, *seq);
+        assert_eq!(fs::metadata(&path).unwrap().len(), stats.size, "{seq}");
+        assert_eq!(live.remove(seq).unwrap_or(0), stats.live, "{seq}");
+        assert!(stats.live + stats.kills.values().sum::<u64>() <= stats.size);
+    }
+    assert!(live.is_empty(), "index points into unknown segments");
+    let bytes: u64 = state.index.values().map(|at| u64::from(at.len)).sum();
+    assert_eq!(state.bytes, bytes);
+    assert_eq!(state.blocks, state.index.len() as u64);
+    assert!(state.writing.is_empty());
 }
 
 #[test]
@@ -30,21 +98,24 @@ fn put_get_has_delete() {
     assert_eq!(s.used_bytes(), 1000);
     assert_eq!(s.block_count(), 1);
     assert_eq!(s.block_ids().unwrap(), vec![id]);
-    let on_disk = dir
-        .path()
-        .join("blocks")
-        .join(&id.to_hex()[..2])
-        .join(id.to_hex());
-    assert_eq!(fs::read(&on_disk).unwrap(), bytes);
+    // The block is in a segment, right after its header.
+    let (path, data) = record_of(&s, &id);
+    assert_eq!(segment_files(dir.path()), vec![path.clone()]);
+    let on_disk = fs::read(&path).unwrap();
+    assert_eq!(on_disk.len(), HEADER_LEN + 1000);
+    assert_eq!(data, HEADER_LEN as u64);
+    assert_eq!(&on_disk[HEADER_LEN..], &bytes[..]);
     assert!(s.delete(&id).unwrap());
     assert!(!s.delete(&id).unwrap());
     assert!(!s.has(&id));
+    assert_eq!(s.get(&id).unwrap(), None);
     assert_eq!(s.used_bytes(), 0);
     assert_eq!(s.block_count(), 0);
     // An empty block (public empty content) is a valid block.
     let (e, empty) = block(0, 0);
     assert!(s.put(&e, &empty).unwrap());
     assert_eq!(s.get(&e).unwrap(), Some(vec![]));
+    check_accounting(&s);
 }
 
 #[test]
@@ -100,88 +171,451 @@ fn reopen_recounts_and_cleans_tmp() {
     let dir = tempfile::tempdir().unwrap();
     let ids: Vec<Hash> = {
         let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
-        (0..5u8)
+        let ids = (0..6u8)
             .map(|n| {
                 let (id, b) = block(n, 100 + n as usize);
                 s.put(&id, &b).unwrap();
                 id
             })
-            .collect()
+            .collect::<Vec<_>>();
+        assert!(s.delete(&ids[5]).unwrap());
+        ids[..5].to_vec()
     };
-    // Leftovers of interrupted writes, and files that are not the store's.
-    let shard_dir = dir.path().join("blocks").join(&ids[0].to_hex()[..2]);
-    let tmp = shard_dir.join(format!("{}.7.tmp", ids[0].to_hex()));
-    fs::write(&tmp, b"half").unwrap();
+    // A leftover of an interrupted manifest write, and files that are not
+    // the store's.
     let mtmp = dir.path().join("manifests").join("abc.3.tmp");
     fs::write(&mtmp, b"half").unwrap();
-    let stray = shard_dir.join("README");
-    fs::write(&stray, b"not a block").unwrap();
-    // A block file in the wrong shard is not counted or listed.
-    let (other, ob) = block(9, 50);
-    let wrong_shard = if other.0[0] == 0 { "01" } else { "00" };
-    fs::create_dir_all(dir.path().join("blocks").join(wrong_shard)).unwrap();
-    fs::write(
-        dir.path()
-            .join("blocks")
-            .join(wrong_shard)
-            .join(other.to_hex()),
-        &ob,
-    )
-    .unwrap();
+    let strays = [
+        dir.path().join("segments").join("README"),
+        dir.path().join("segments").join("1.seg"),
+    ];
+    for stray in &strays {
+        fs::write(stray, b"not a segment").unwrap();
+    }
 
     let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
     assert_eq!(s.used_bytes(), (100..105).sum::<u64>());
     assert_eq!(s.block_count(), 5);
-    assert!(!tmp.exists());
     assert!(!mtmp.exists());
-    assert!(stray.exists());
+    for stray in &strays {
+        assert!(stray.exists());
+    }
     let mut sorted = ids.clone();
     sorted.sort();
     assert_eq!(s.block_ids().unwrap(), sorted);
     for id in &ids {
         assert!(s.get(id).unwrap().is_some());
     }
+    check_accounting(&s);
+    // Appends continue in the same segment.
+    let (id, b) = block(9, 10);
+    s.put(&id, &b).unwrap();
+    assert_eq!(segment_files(dir.path()).len(), 1);
 }
 
 #[test]
-fn corrupt_file_is_detected_on_get() {
+fn corrupt_record_is_detected_on_get() {
     let (dir, s) = store(1 << 20);
     let (id, bytes) = block(1, 1000);
     let (id2, bytes2) = block(2, 10);
     s.put(&id, &bytes).unwrap();
     s.put(&id2, &bytes2).unwrap();
-    let path = dir
-        .path()
-        .join("blocks")
-        .join(&id.to_hex()[..2])
-        .join(id.to_hex());
-    let mut bad = bytes.clone();
-    bad[500] ^= 1;
-    fs::write(&path, &bad).unwrap();
+    tamper(&s, &id, 500);
+    // Trusted until read.
     assert!(s.has(&id));
+    assert!(!s.put(&id, &bytes).unwrap());
     assert_eq!(s.get(&id).unwrap(), None);
     assert!(!s.has(&id));
-    assert!(!path.exists());
     assert_eq!(s.used_bytes(), 10);
     assert_eq!(s.block_count(), 1);
-    // It can be stored again.
+    assert_eq!(s.get(&id2).unwrap(), Some(bytes2.clone()));
+    check_accounting(&s);
+    // It can be stored again, and stays dropped from the old record.
     assert!(s.put(&id, &bytes).unwrap());
     assert_eq!(s.get(&id).unwrap(), Some(bytes.clone()));
-    // An oversize file under a block's name is corrupt too.
-    fs::write(&path, vec![0u8; MAX_STORED_BLOCK + 1]).unwrap();
+    // A record cut short behind the store's back is corrupt too.
+    let (path, data) = record_of(&s, &id);
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(data + 100)
+        .unwrap();
     assert_eq!(s.get(&id).unwrap(), None);
-    assert!(!path.exists());
-    // A torn (short) file is replaced by put, and counted once.
-    s.put(&id, &bytes).unwrap();
-    fs::write(&path, &bytes[..10]).unwrap();
-    let before = s.block_count();
+    assert_eq!(s.block_count(), 1);
+    drop(s);
+    // Tombstones keep both bad records dropped; the good one stays.
+    let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(s.block_ids().unwrap(), vec![id2]);
+    assert_eq!(s.used_bytes(), 10);
+    check_accounting(&s);
+}
+
+#[test]
+fn a_record_of_the_wrong_length_is_replaced_and_counted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, bytes) = block(1, 1000);
+    let (path, data) = {
+        let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
+        s.put(&id, &bytes).unwrap();
+        record_of(&s, &id)
+    };
+    // A well-formed header claiming 10 bytes (as a damaged header that
+    // still passes its check would).
+    let f = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    let header_at = data - HEADER_LEN as u64;
+    f.write_all_at(&Header::block(id, 10).encode(), header_at)
+        .unwrap();
+    f.set_len(data + 10).unwrap();
+    let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!((s.used_bytes(), s.block_count()), (10, 1));
     assert!(s.put(&id, &bytes).unwrap());
-    assert_eq!(s.block_count(), before);
+    assert_eq!((s.used_bytes(), s.block_count()), (1000, 1));
     assert_eq!(s.get(&id).unwrap(), Some(bytes));
+    check_accounting(&s);
+}
+
+#[test]
+fn a_moved_record_is_read_where_it_is_now() {
+    // `get` read the block at a place it no longer is (compaction moved
+    // it, the old segment may be gone): the block is not dropped.
+    let (_dir, s) = store(1 << 20);
+    let (id, bytes) = block(1, 100);
+    s.put(&id, &bytes).unwrap();
+    let gone = Location {
+        segment: 999,
+        offset: 0,
+        len: 100,
+    };
+    assert_eq!(s.drop_if_corrupt(&id, gone).unwrap(), Some(bytes));
+    assert_eq!(s.block_count(), 1);
+}
+
+#[test]
+fn reopen_after_a_torn_tail_keeps_every_earlier_block() {
+    for cut in [1, HEADER_LEN as u64 - 1, HEADER_LEN as u64 + 1, 777] {
+        let dir = tempfile::tempdir().unwrap();
+        let blocks: Vec<_> = (1..=5u8).map(|n| block(n, 1000)).collect();
+        let last = {
+            let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
+            for (id, b) in &blocks {
+                s.put(id, b).unwrap();
+            }
+            s.live_at(&blocks[4].0).unwrap()
+        };
+        let path = segment_files(dir.path()).pop().unwrap();
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(last.offset + cut)
+            .unwrap();
+
+        let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().len(), last.offset, "cut {cut}");
+        assert_eq!((s.used_bytes(), s.block_count()), (4000, 4));
+        for (id, b) in &blocks[..4] {
+            assert_eq!(s.get(id).unwrap().as_ref(), Some(b));
+        }
+        assert!(!s.has(&blocks[4].0));
+        check_accounting(&s);
+        // The store appends after the last whole record.
+        let (id, b) = &blocks[4];
+        assert!(s.put(id, b).unwrap());
+        drop(s);
+        let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(s.block_count(), 5);
+        assert_eq!(s.get(&blocks[4].0).unwrap().as_ref(), Some(&blocks[4].1));
+    }
+}
+
+#[test]
+fn garbage_in_a_segment_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let segments = dir.path().join("segments");
+    fs::create_dir_all(&segments).unwrap();
+    // A header claiming a huge block, a valid header claiming more bytes
+    // than the file has, and random bytes.
+    let huge = Header::block(sha256(b"x"), u32::MAX).encode();
+    let long = Header::block(sha256(b"y"), 1 << 20).encode();
+    let noise: Vec<u8> = (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    for (seq, bytes) in [(1u64, huge), (2, long), (3, noise)] {
+        fs::write(segment_path(&segments, seq), bytes).unwrap();
+    }
+    let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(s.block_count(), 0);
+    for seq in 1..=3 {
+        assert_eq!(fs::metadata(segment_path(&segments, seq)).unwrap().len(), 0);
+    }
+    // The emptied sealed segments go at the next collect.
+    s.collect(|_| true).unwrap();
+    assert_eq!(segment_files(dir.path()).len(), 1);
+}
+
+#[test]
+fn tombstones_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, ab) = block(1, 300);
+    let (b, bb) = block(2, 400);
+    let (c, cb) = block(3, 500);
+    {
+        let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
+        for (id, bytes) in [(&a, &ab), (&b, &bb), (&c, &cb)] {
+            s.put(id, bytes).unwrap();
+        }
+        assert!(s.delete(&a).unwrap());
+        tamper(&s, &b, 0);
+        assert_eq!(s.get(&b).unwrap(), None);
+    }
+    let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(s.block_ids().unwrap(), vec![c]);
+    assert_eq!(s.used_bytes(), 500);
+    // A tombstone kills one record: the block stored again is live.
+    assert!(s.put(&a, &ab).unwrap());
+    drop(s);
+    let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
+    let mut ids = vec![a, c];
+    ids.sort();
+    assert_eq!(s.block_ids().unwrap(), ids);
+    assert_eq!(s.get(&a).unwrap(), Some(ab));
+    check_accounting(&s);
+}
+
+/// Segments that hold four 1000-byte blocks.
+const SMALL: u64 = 4 * (HEADER_LEN as u64 + 1000);
+
+fn small_segments(dir: &Path) -> BlockStore {
+    BlockStore::open_with(dir, 1 << 30, SMALL).unwrap()
+}
+
+#[test]
+fn compaction_frees_disk_space_and_keeps_live_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = small_segments(dir.path());
+    let blocks: Vec<_> = (0..100u8).map(|n| block(n, 1000)).collect();
+    for (id, b) in &blocks {
+        s.put(id, b).unwrap();
+    }
+    let before = disk_bytes(dir.path());
+    assert_eq!(before, 100 * (HEADER_LEN as u64 + 1000));
+    assert_eq!(segment_files(dir.path()).len(), 25);
+    // Keep every fifth block: one per segment and a bit.
+    let kept: Vec<Hash> = blocks.iter().step_by(5).map(|(id, _)| *id).collect();
+    let kept_set: HashSet<Hash> = kept.iter().copied().collect();
+    for (id, _) in &blocks {
+        if !kept_set.contains(id) {
+            assert!(s.delete(id).unwrap());
+        }
+    }
+    // Deleting only appends tombstones.
+    assert!(disk_bytes(dir.path()) > before);
+    // With no manifest, collect would drop the kept blocks too: pin them.
+    pin(&s, &kept);
+    let report = s.collect(|_| true).unwrap();
+    assert_eq!(report.blocks, 0);
+    let after = disk_bytes(dir.path());
+    assert!(after < before / 3, "{after} of {before} bytes left");
+    assert_eq!(s.used_bytes(), 20 * 1000);
+    assert_eq!(s.block_count(), 20);
+    for (id, b) in &blocks {
+        let expected = kept_set.contains(id).then(|| b.clone());
+        assert_eq!(s.get(id).unwrap(), expected);
+    }
+    check_accounting(&s);
+    drop(s);
+    // Nothing deleted comes back, nothing kept is lost.
+    let s = small_segments(dir.path());
+    assert_eq!(s.used_bytes(), 20 * 1000);
+    let mut sorted = kept.clone();
+    sorted.sort();
+    assert_eq!(s.block_ids().unwrap(), sorted);
+    check_accounting(&s);
+    // Dropping everything leaves at most the active segment and the
+    // tombstones it holds.
+    let all = s.collect(|_| false).unwrap();
+    assert_eq!((all.blocks, all.bytes), (20, 20 * 1000));
+    assert!(segment_files(dir.path()).len() <= 2);
+    s.collect(|_| true).unwrap();
+    assert_eq!(segment_files(dir.path()).len(), 1);
+    assert!(disk_bytes(dir.path()) <= SMALL);
+    check_accounting(&s);
+    drop(s);
+    let s = small_segments(dir.path());
+    assert_eq!(s.block_count(), 0);
+}
+
+#[test]
+fn a_carried_tombstone_keeps_a_deleted_block_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = small_segments(dir.path());
+    // Segment 1: x and three kept blocks (never compacted: only a quarter
+    // dead once x is deleted).
+    let (x, xb) = block(0, 1000);
+    let kept: Vec<_> = (1..4u8).map(|n| block(n, 1000)).collect();
+    s.put(&x, &xb).unwrap();
+    for (id, b) in &kept {
+        s.put(id, b).unwrap();
+    }
+    // Segment 2: x's tombstone, then filler that is deleted.
+    assert!(s.delete(&x).unwrap());
+    let filler: Vec<_> = (10..14u8).map(|n| block(n, 1000)).collect();
+    for (id, b) in &filler {
+        s.put(id, b).unwrap();
+    }
+    for (id, _) in &filler {
+        s.delete(id).unwrap();
+    }
+    pin(&s, &kept.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+    let segments_before = segment_files(dir.path());
+    s.collect(|_| true).unwrap();
+    // Segment 2 was compacted away, segment 1 was not.
+    let segments_after = segment_files(dir.path());
+    assert!(segments_after.contains(&segments_before[0]));
+    assert!(!segments_after.contains(&segments_before[1]));
+    check_accounting(&s);
+    drop(s);
+    let s = small_segments(dir.path());
+    assert!(!s.has(&x));
+    assert_eq!(s.block_count(), 3);
+}
+
+#[test]
+fn compaction_finds_live_blocks_behind_a_damaged_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = small_segments(dir.path());
+    let blocks: Vec<_> = (0..5u8).map(|n| block(n, 1000)).collect();
+    for (id, b) in &blocks {
+        s.put(id, b).unwrap();
+    }
+    // Segment 1 holds blocks 0..4; 0..3 are deleted, 3 stays.
+    for (id, _) in &blocks[..3] {
+        s.delete(id).unwrap();
+    }
+    let first = segment_files(dir.path())[0].clone();
+    let f = fs::OpenOptions::new().write(true).open(&first).unwrap();
+    f.write_all_at(b"X", 0).unwrap();
+    pin(&s, &[blocks[3].0, blocks[4].0]);
+    s.collect(|_| true).unwrap();
+    assert!(!first.exists());
+    assert_eq!(s.get(&blocks[3].0).unwrap().as_ref(), Some(&blocks[3].1));
+    check_accounting(&s);
+    drop(s);
+    let s = small_segments(dir.path());
+    assert_eq!(s.block_count(), 2);
+    assert_eq!(s.get(&blocks[3].0).unwrap().as_ref(), Some(&blocks[3].1));
+}
+
+#[test]
+fn a_compaction_cut_short_by_a_crash_leaves_no_copy_to_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = small_segments(dir.path());
+    let blocks: Vec<_> = (0..5u8).map(|n| block(n, 1000)).collect();
+    for (id, b) in &blocks {
+        s.put(id, b).unwrap();
+    }
+    // Segment 1 holds blocks 0..4, three of which are deleted.
+    let first = segment_files(dir.path())[0].clone();
+    for (id, _) in &blocks[1..4] {
+        s.delete(id).unwrap();
+    }
+    let (keep, kb) = &blocks[0];
+    pin(&s, &[*keep, blocks[4].0]);
+    let saved = fs::read(&first).unwrap();
+    s.collect(|_| true).unwrap();
+    assert!(!first.exists());
+    drop(s);
+    // As if the crash came after block 0 was copied but before segment 1
+    // was deleted.
+    fs::write(&first, &saved).unwrap();
+    let s = small_segments(dir.path());
+    assert_eq!(s.block_count(), 2);
+    assert_eq!(s.get(keep).unwrap().as_ref(), Some(kb));
+    check_accounting(&s);
+    assert!(s.delete(keep).unwrap());
+    drop(s);
+    let s = small_segments(dir.path());
+    assert!(!s.has(keep));
+    assert_eq!(s.block_ids().unwrap(), vec![blocks[4].0]);
+    check_accounting(&s);
+}
+
+#[test]
+fn the_legacy_layout_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = dir.path().join("blocks");
+    let write = |shard_name: &str, name: &str, bytes: &[u8]| {
+        let d = legacy.join(shard_name);
+        fs::create_dir_all(&d).unwrap();
+        fs::write(d.join(name), bytes).unwrap();
+    };
+    let good: Vec<_> = (1..=3u8).map(|n| block(n, 100 * n as usize)).collect();
+    for (id, b) in &good {
+        write(&shard(id), &id.to_hex(), b);
+    }
+    let (bad, bad_bytes) = block(4, 50);
+    write(&shard(&bad), &bad.to_hex(), &bad_bytes[..10]);
+    let (g, _) = &good[0];
+    write(&shard(g), &format!("{}.7.tmp", g.to_hex()), b"half");
+    // Not the store's: a stray file, and a block in the wrong shard.
+    let stray = legacy.join(shard(g)).join("README");
+    fs::write(&stray, b"mine").unwrap();
+    let (w, wb) = block(9, 50);
+    let wrong_shard = if w.0[0] == 0 { "01" } else { "00" };
+    write(wrong_shard, &w.to_hex(), &wb);
+
+    let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(s.block_count(), 3);
+    assert_eq!(s.used_bytes(), 600);
+    for (id, b) in &good {
+        assert_eq!(s.get(id).unwrap().as_ref(), Some(b));
+        assert!(!legacy.join(shard(id)).join(id.to_hex()).exists());
+    }
+    assert!(!s.has(&bad));
+    assert!(!s.has(&w));
+    assert!(!legacy.join(shard(&bad)).join(bad.to_hex()).exists());
+    assert!(stray.exists());
+    assert!(legacy.join(wrong_shard).join(w.to_hex()).exists());
+    let mut left: Vec<String> = fs::read_dir(legacy.join(shard(g)))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, vec!["README".to_string()]);
+    // Shards left empty are removed.
+    for (id, _) in &good[1..] {
+        if shard(id) != shard(g) && shard(id) != wrong_shard {
+            assert!(!legacy.join(shard(id)).exists());
+        }
+    }
+    check_accounting(&s);
+    drop(s);
+    // Nothing is imported twice.
+    let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!((s.block_count(), s.used_bytes()), (3, 600));
+
+    // With only blocks of the store's, the whole old tree goes.
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = dir.path().join("blocks");
+    for (id, b) in &good {
+        fs::create_dir_all(legacy.join(shard(id))).unwrap();
+        fs::write(legacy.join(shard(id)).join(id.to_hex()), b).unwrap();
+    }
+    // Migrated whatever the capacity.
+    let s = BlockStore::open(dir.path(), 10).unwrap();
+    assert_eq!((s.block_count(), s.used_bytes()), (3, 600));
+    assert!(!legacy.exists());
 }
 
 fn encode_into(s: &BlockStore, data: &[u8]) -> Manifest {
     encode_stream(data, None, |_, id, stored| s.put(&id, stored).map(|_| ())).unwrap()
+}
+
+/// Stores a manifest naming `ids` (any blocks), so `collect` keeps them.
+fn pin(s: &BlockStore, ids: &[Hash]) -> Hash {
+    let size = (ids.len() as u64 - 1) * BLOCK_SIZE as u64 + 1;
+    let m = Manifest::new(size, Scheme::Public, ids.to_vec()).unwrap();
+    s.put_manifest(&m).unwrap();
+    m.content_id()
 }
 
 #[test]
@@ -293,6 +727,7 @@ fn concurrent_puts_count_once() {
     assert_eq!(newly, 8);
     assert_eq!(s.block_count(), 8);
     assert_eq!(s.used_bytes(), 8 * 4096);
+    check_accounting(&s);
 }
 
 #[test]
@@ -324,22 +759,202 @@ fn concurrent_puts_never_pass_the_capacity() {
 }
 
 #[test]
+fn concurrent_puts_deletes_gets_and_collects_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Arc::new(small_segments(dir.path()));
+    let blocks: Arc<Vec<_>> = Arc::new((0..64u8).map(|n| block(n, 700 + n as usize)).collect());
+    // The even blocks are pinned and never deleted.
+    let pinned: Vec<Hash> = blocks.iter().step_by(2).map(|(id, _)| *id).collect();
+    pin(&s, &pinned);
+    let handles: Vec<_> = (0..4usize)
+        .map(|t| {
+            let s = Arc::clone(&s);
+            let blocks = Arc::clone(&blocks);
+            std::thread::spawn(move || {
+                for round in 0..20usize {
+                    for (i, (id, b)) in blocks.iter().enumerate() {
+                        match (i + t + round) % 4 {
+                            0 | 1 => {
+                                s.put(id, b).unwrap();
+                            }
+                            2 if i % 2 == 1 => {
+                                s.delete(id).unwrap();
+                            }
+                            _ => {
+                                if let Some(got) = s.get(id).unwrap() {
+                                    assert_eq!(&got, b);
+                                }
+                            }
+                        }
+                    }
+                    if t == 0 {
+                        s.collect(|_| true).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    check_accounting(&s);
+    let ids = s.block_ids().unwrap();
+    let before = (s.used_bytes(), s.block_count());
+    for id in &ids {
+        assert!(s.get(id).unwrap().is_some());
+    }
+    drop(s);
+    let s = small_segments(dir.path());
+    assert_eq!(s.block_ids().unwrap(), ids);
+    assert_eq!((s.used_bytes(), s.block_count()), before);
+    check_accounting(&s);
+}
+
+#[test]
 fn a_failed_write_gives_its_reservation_back() {
     let (dir, s) = store(1 << 20);
+    let (first, fb) = block(0, 100);
+    s.put(&first, &fb).unwrap();
+    let len_before = disk_bytes(dir.path());
     let (id, b) = block(1, 4096);
-    // A file where the shard directory should be makes the write fail.
-    let shard_dir = dir.path().join("blocks").join(shard(&id));
-    std::fs::write(&shard_dir, b"not a directory").unwrap();
+    // The append fails after its header is written.
+    s.writer().fail_next = true;
     assert!(s.put(&id, &b).is_err());
-    assert_eq!(s.used_bytes(), 0);
-    assert_eq!(s.block_count(), 0);
-    std::fs::remove_file(&shard_dir).unwrap();
+    assert_eq!(s.used_bytes(), 100);
+    assert_eq!(s.block_count(), 1);
+    assert!(!s.has(&id));
+    // The partial record was cut off.
+    assert_eq!(disk_bytes(dir.path()), len_before);
     assert!(s.put(&id, &b).unwrap());
-    assert_eq!(s.used_bytes(), 4096);
+    assert_eq!(s.used_bytes(), 4196);
+    // A failed tombstone leaves the block stored.
+    s.writer().fail_next = true;
+    assert!(s.delete(&id).is_err());
+    assert!(s.has(&id));
+    assert_eq!(s.used_bytes(), 4196);
+    check_accounting(&s);
+    drop(s);
+    let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!((s.used_bytes(), s.block_count()), (4196, 2));
 }
 
 #[test]
 fn store_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<BlockStore>();
+}
+
+/// Operations of the model test, on blocks 0..24.
+#[derive(Clone, Debug)]
+enum Op {
+    Put(u8),
+    Delete(u8),
+    Get(u8),
+    /// Flip a byte of the block's record, then `get` it.
+    Corrupt(u8),
+    /// Store a manifest naming the blocks whose bits are set.
+    Pin(u32),
+    /// `collect`, keeping every manifest or none.
+    Collect(bool),
+    Reopen,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0..24u8).prop_map(Op::Put),
+        3 => (0..24u8).prop_map(Op::Delete),
+        2 => (0..24u8).prop_map(Op::Get),
+        1 => (0..24u8).prop_map(Op::Corrupt),
+        2 => (0..1u32 << 24).prop_map(Op::Pin),
+        2 => prop::bool::weighted(0.9).prop_map(Op::Collect),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+/// Block `n` of the model test: block 0 is empty, the others up to 200
+/// bytes, so a 512-byte segment holds a few records, and tombstones are a
+/// good part of some segments.
+fn model_block(n: u8) -> (Hash, Vec<u8>) {
+    let len = if n == 0 {
+        0
+    } else {
+        (n as usize * 131) % 200 + 1
+    };
+    let bytes: Vec<u8> = (0..len).map(|i| n ^ (i as u8)).collect();
+    (sha256(&bytes), bytes)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn random_operations_match_a_model(ops in prop::collection::vec(op(), 1..120)) {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || BlockStore::open_with(dir.path(), 1 << 30, 512).unwrap();
+        let mut s = open();
+        let mut model: HashMap<Hash, Vec<u8>> = HashMap::new();
+        let mut pins: HashMap<Hash, HashSet<Hash>> = HashMap::new();
+        for op in ops {
+            match op {
+                Op::Put(n) => {
+                    let (id, b) = model_block(n);
+                    let newly = model.insert(id, b.clone()).is_none();
+                    prop_assert_eq!(s.put(&id, &b).unwrap(), newly);
+                }
+                Op::Delete(n) => {
+                    let (id, _) = model_block(n);
+                    prop_assert_eq!(s.delete(&id).unwrap(), model.remove(&id).is_some());
+                }
+                Op::Get(n) => {
+                    let (id, _) = model_block(n);
+                    prop_assert_eq!(s.get(&id).unwrap(), model.get(&id).cloned());
+                }
+                Op::Corrupt(n) => {
+                    let (id, b) = model_block(n);
+                    if model.contains_key(&id) && !b.is_empty() {
+                        tamper(&s, &id, b.len() as u64 / 2);
+                        prop_assert_eq!(s.get(&id).unwrap(), None);
+                        model.remove(&id);
+                    }
+                }
+                Op::Pin(mask) => {
+                    let ids: Vec<Hash> = (0..24u8)
+                        .filter(|n| mask & (1 << n) != 0)
+                        .map(|n| model_block(n).0)
+                        .collect();
+                    if !ids.is_empty() {
+                        let cid = pin(&s, &ids);
+                        pins.insert(cid, ids.into_iter().collect());
+                    }
+                }
+                Op::Collect(keep) => {
+                    if !keep {
+                        pins.clear();
+                    }
+                    let referenced: HashSet<Hash> = pins.values().flatten().copied().collect();
+                    let before = model.len();
+                    model.retain(|id, _| referenced.contains(id));
+                    let report = s.collect(|_| keep).unwrap();
+                    prop_assert_eq!(report.blocks as usize, before - model.len());
+                }
+                Op::Reopen => {
+                    drop(s);
+                    s = open();
+                }
+            }
+            let mut ids: Vec<Hash> = model.keys().copied().collect();
+            ids.sort();
+            prop_assert_eq!(s.block_ids().unwrap(), ids);
+            prop_assert_eq!(s.used_bytes(), model.values().map(|b| b.len() as u64).sum::<u64>());
+            prop_assert_eq!(s.block_count(), model.len() as u64);
+        }
+        check_accounting(&s);
+        drop(s);
+        let s = open();
+        check_accounting(&s);
+        prop_assert_eq!(s.block_count(), model.len() as u64);
+        for (id, b) in &model {
+            prop_assert_eq!(s.get(id).unwrap(), Some(b.clone()));
+        }
+    }
 }
