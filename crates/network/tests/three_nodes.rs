@@ -73,7 +73,9 @@ async fn published_tx_and_block_reach_the_other_nodes_intact() {
         .expect("publish big block");
     for node in [&mut n1, &mut n2] {
         let got = next_event(node, "the big block", |ev| match ev {
-            NetworkEvent::Block { block, .. } if block.header.height == 8 => Some((**block).clone()),
+            NetworkEvent::Block { block, .. } if block.header.height == 8 => {
+                Some((**block).clone())
+            }
             _ => None,
         })
         .await;
