@@ -363,8 +363,13 @@ impl Chain {
 
     /// An account in the head state.
     pub fn account(&self, addr: &Address) -> Result<Account, ChainError> {
-        let version = self.head.read().height;
-        match self.store.state_get(&keys::account(addr), version)? {
+        // The read lock is held across the state read: a rollback takes the
+        // write lock before it removes versions, so the head's version is
+        // never gone under the read.
+        let head = self.head.read();
+        let value = self.store.state_get(&keys::account(addr), head.height)?;
+        drop(head);
+        match value {
             None => Ok(Account::default()),
             Some(b) => decode_bounded(&b, 1024)
                 .map_err(|e| ChainError::Corrupt(format!("account {addr}: {e}"))),
@@ -792,6 +797,10 @@ impl Chain {
                 self.irreversible_height()
             )));
         }
+        // Held from before the state versions above `height` go until the
+        // head points below them, so a reader holding the read lock never
+        // sees a head whose state is gone.
+        let mut head = self.head.write();
         self.store.rollback_to(height)?;
         let header = self
             .store
@@ -799,7 +808,7 @@ impl Chain {
             .ok_or_else(|| ChainError::Corrupt(format!("header {height} missing")))?;
         *self.recent.write() =
             Recent::load(&self.store, self.spec.params.ref_block_window, height)?;
-        *self.head.write() = header;
+        *head = header;
         Ok(())
     }
 }
