@@ -182,7 +182,9 @@ impl NetworkConfig {
             max_block_bytes: DEFAULT_MAX_BLOCK_BYTES,
             max_tx_bytes: DEFAULT_MAX_TX_BYTES,
             max_tx_batch: 1024,
-            max_tx_batch_bytes: 1 << 20,
+            // 1,024 transfers take ~200 KiB; the bound also caps what the
+            // node's queue of gossiped batches can hold.
+            max_tx_batch_bytes: 256 << 10,
             max_request_bytes: 64 * 1024,
             max_response_bytes: 64 * 1024 * 1024,
             max_headers_per_request: 512,

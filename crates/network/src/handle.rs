@@ -150,8 +150,9 @@ impl NetworkHandle {
     }
 
     /// Gossips transactions in as few messages as the batch limits allow,
-    /// in order. Transactions over `max_tx_bytes` are skipped; the first
-    /// failed publish stops the rest and is returned.
+    /// in order. Transactions over `max_tx_bytes` are skipped. Every batch
+    /// is tried (one refused as a duplicate does not hold back the others);
+    /// if any failed, the first error is returned.
     pub async fn publish_txs(&self, txs: &[Transaction]) -> Result<Vec<MessageId>, NetworkError> {
         let encoded: Vec<Vec<u8>> = txs.iter().map(encode).collect();
         let (batches, too_large) = encode_tx_batches(&encoded, self.payload_limits);
@@ -159,17 +160,26 @@ impl NetworkHandle {
             tracing::debug!(target: "umbra::network", skipped = too_large.len(), "transactions over max_tx_bytes not gossiped");
         }
         let mut ids = Vec::with_capacity(batches.len());
+        let mut first_error = None;
         for data in batches {
-            ids.push(
-                self.call(|reply| Command::Publish {
+            match self
+                .call(|reply| Command::Publish {
                     kind: GossipKind::Tx,
                     data,
                     reply,
                 })
-                .await?,
-            );
+                .await
+            {
+                Ok(id) => ids.push(id),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        Ok(ids)
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(ids),
+        }
     }
 
     /// Gossips a block (see `publish_tx`).

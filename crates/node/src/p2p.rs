@@ -332,14 +332,24 @@ async fn tx_worker(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<GossipedTxs>) {
         }
         let c = ctx.clone();
         let verdicts = tokio::task::spawn_blocking(move || {
-            let all: Vec<Transaction> = batch.iter().flat_map(|m| m.txs.iter().cloned()).collect();
-            let mut sigs_ok = verify_transactions_parallel(&all).into_iter();
-            let mut all = all.into_iter();
-            batch
+            // Moved out of their messages, not copied: one flat list to
+            // verify, each message remembering how many were its own.
+            let mut all = Vec::with_capacity(count);
+            let messages: Vec<_> = batch
                 .into_iter()
                 .map(|m| {
+                    let n = m.txs.len();
+                    all.extend(m.txs);
+                    (m.id, m.source, n)
+                })
+                .collect();
+            let mut sigs_ok = verify_transactions_parallel(&all).into_iter();
+            let mut all = all.into_iter();
+            messages
+                .into_iter()
+                .map(|(id, source, n)| {
                     let mut verdict = Verdict::Ignore;
-                    for _ in 0..m.txs.len() {
+                    for _ in 0..n {
                         let (Some(tx), Some(ok)) = (all.next(), sigs_ok.next()) else {
                             break;
                         };
@@ -354,7 +364,7 @@ async fn tx_worker(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<GossipedTxs>) {
                             _ => Verdict::Ignore,
                         };
                     }
-                    (m.id, m.source, verdict)
+                    (id, source, verdict)
                 })
                 .collect::<Vec<_>>()
         })
