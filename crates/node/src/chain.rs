@@ -649,7 +649,6 @@ impl Chain {
             return Ok(Received::Stale);
         }
         verify_block_signature(&block).map_err(|_| ImportError::BadBlockSignature)?;
-        let tip = block.header.height;
         let branch = {
             let mut side = self.side.lock();
             side.insert(block);
@@ -657,11 +656,43 @@ impl Chain {
             side.branch_to(&hash, |h| self.store.height_of(h).ok().flatten())
         };
         match branch {
-            Some((fork, blocks)) if tip > head.height && fork >= lib => {
+            Some((fork, blocks)) if fork >= lib && self.prefer(&head, fork, &blocks)? => {
                 self.reorganise(fork, blocks, now_ms)
             }
             _ => Ok(Received::Side),
         }
+    }
+
+    /// Fork choice between the head and a branch forking at `fork` (at or
+    /// above the irreversible height): the one whose own irreversible
+    /// height is higher, then the longer. Length alone can deadlock a
+    /// network: miners that built on a block (finalising it for the nodes
+    /// that saw all of that) may later follow a longer branch without it,
+    /// and nodes holding either as irreversible then never agree again (the
+    /// consensus simulation found such a run). The branch's irreversible
+    /// height comes from replaying its headers' consensus rules; if that
+    /// fails (a term change, see `replay_irreversible`), length decides.
+    fn prefer(&self, head: &Header, fork: Height, branch: &[Block]) -> Result<bool, ChainError> {
+        let tip = fork + branch.len() as u64;
+        let longer = tip > head.height;
+        if matches!(self.engine, Engine::Solo(_)) {
+            return Ok(longer);
+        }
+        let Some(fork_header) = self.store.header(fork)? else {
+            return Ok(longer);
+        };
+        let fork_state = self.store.state_at(fork);
+        let Some(theirs) = self.engine.replay_irreversible(
+            &fork_state,
+            &fork_header,
+            branch.iter().map(|b| &b.header),
+        ) else {
+            return Ok(longer);
+        };
+        let ours = self
+            .engine
+            .irreversible_height(&self.store.state_at(head.height), head);
+        Ok((theirs, tip) > (ours, head.height))
     }
 
     /// Records `block` as evidence if its proposer also signed the main
@@ -741,7 +772,7 @@ impl Chain {
             fork,
             old_head = old_head.height,
             new_tip = fork + branch.len() as u64,
-            "switching to a longer branch"
+            "switching branches"
         );
         self.rollback_locked(fork)?;
         let mut applied = Vec::new();

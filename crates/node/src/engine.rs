@@ -221,6 +221,34 @@ impl Engine {
         }
     }
 
+    /// The irreversible height a branch would reach: its consensus rules
+    /// replayed header by header from `parent` (whose state is `state`),
+    /// without executing any transaction. `None` for the solo engine, or if
+    /// the replay fails. A branch crossing a term change is checked against
+    /// the election as of `parent` (its own votes are not executed yet), so
+    /// such a branch may fail here and is then judged by length alone.
+    pub fn replay_irreversible<'h>(
+        &self,
+        state: &dyn StateView,
+        parent: &Header,
+        headers: impl IntoIterator<Item = &'h Header>,
+    ) -> Option<Height> {
+        let Engine::Aedpos { engine, .. } = self else {
+            return None;
+        };
+        let mut cs = read_state(state).ok()?;
+        let mut parent = parent;
+        for h in headers {
+            if h.consensus.len() > MAX_CONSENSUS_BYTES {
+                return None;
+            }
+            let elected = self.elected(state, &cs).ok()?;
+            cs = engine.apply(&cs, parent, h, &elected).ok()?;
+            parent = h;
+        }
+        Some(cs.irreversible)
+    }
+
     /// The irreversible height given the head and the state after it.
     pub fn irreversible_height(&self, state: &dyn StateView, head: &Header) -> Height {
         match self {

@@ -53,6 +53,9 @@ pub struct AedposSpec {
     pub rounds_per_term: u64,
     pub max_missed_slots: u64,
     pub throttle_lag_blocks: u64,
+    /// Time from a round's closing block to the next round's first slot
+    /// (aelf: one slot; here 0 unless the spec says otherwise).
+    pub round_gap_ms: u64,
 }
 
 impl Default for AedposSpec {
@@ -64,6 +67,7 @@ impl Default for AedposSpec {
             rounds_per_term: c.rounds_per_term,
             max_missed_slots: c.max_missed_slots,
             throttle_lag_blocks: c.throttle_lag_blocks,
+            round_gap_ms: c.round_gap_ms,
         }
     }
 }
@@ -216,6 +220,7 @@ impl ChainSpec {
                     rounds_per_term: a.rounds_per_term,
                     max_missed_slots: a.max_missed_slots,
                     throttle_lag_blocks: a.throttle_lag_blocks,
+                    round_gap_ms: a.round_gap_ms,
                 }),
                 miners: self.params.miners as usize,
                 genesis_miners: c.authorities.clone(),

@@ -1,6 +1,7 @@
 //! Fork choice on real stores: three AEDPoS miners, blocks produced with
 //! controlled clocks so two branches exist, and chains that must switch to
-//! the longer one — or stay put when the longer one hides an invalid block.
+//! the branch that makes more irreversible, then the longer one — or stay
+//! put when the preferred one hides an invalid block.
 
 use umbra_crypto::{Keypair, dev_keypair};
 use umbra_node::chain::{Chain, ImportError, Received};
@@ -58,7 +59,7 @@ fn bob(chain: &Chain) -> u128 {
 
 // Round 1 starts one slot after genesis (1_000 + 500): miner k's slot is
 // [1_500 + 500·(k−1), +500); the extra slot, where miner 1 closes the
-// round, starts at 3_000.
+// round, starts at 3_000 (and the next round starts at the closing block).
 #[test]
 fn the_longer_branch_wins_and_an_invalid_one_is_undone() {
     let m = miners();
@@ -102,24 +103,23 @@ fn the_longer_branch_wins_and_an_invalid_one_is_undone() {
     // The abandoned a2 is kept aside, so A can switch back if its branch grows.
     assert_eq!(a.side_blocks(), 1);
 
-    // C follows branch A and extends it validly (miner 3), then miner 1
-    // closes the round with a block whose state root is forged.
+    // C follows branch A; miner 3 builds on it with a forged state root.
     for blk in [&a1, &a2] {
         assert!(matches!(
             c.receive(blk.clone(), now),
             Ok(Received::Extended(_))
         ));
     }
-    let c3 = mine(&c, &m[2], &[], 2_500);
-    let mut forged = c.produce(&m[0], &[], 3_000).map(|ex| ex.block).unwrap();
+    let mut forged = c.produce(&m[2], &[], 2_500).map(|ex| ex.block).unwrap();
     forged.header.state_root = umbra_types::sha256(b"forged");
-    m[0].sign_block(&mut forged);
+    m[2].sign_block(&mut forged);
 
-    // To A, [a2, c3, forged] is longer than [b2, b3]: it switches, finds the
-    // forged block, and goes back to B's branch, whose blocks stay intact.
+    // To A, [a2, forged] would make a1 irreversible (all three miners built
+    // on it) where B's branch makes nothing irreversible, so A switches
+    // although the branch is no longer, finds the forged block, and goes
+    // back to B's branch, whose blocks stay intact.
     let head_before = a.head();
     let bob_before = bob(&a);
-    assert!(matches!(a.receive(c3.clone(), now), Ok(Received::Side)));
     let err = a.receive(forged.clone(), now).unwrap_err();
     assert!(
         matches!(err, ImportError::StateRootMismatch { .. }),
@@ -134,15 +134,64 @@ fn the_longer_branch_wins_and_an_invalid_one_is_undone() {
             b.store().header(h).unwrap().unwrap().hash()
         );
     }
-    // The valid part of that branch stays kept for later; the forged block
-    // is not.
-    assert_eq!(a.side_blocks(), 2);
+    // The valid part of that branch (a2) stays kept for later; the forged
+    // block is not.
+    assert_eq!(a.side_blocks(), 1);
 
     // A block whose parent nobody here has is an orphan: a reason to sync.
     let mut lone = b3.clone();
     lone.header.parent_hash = umbra_types::sha256(b"unknown parent");
     m[0].sign_block(&mut lone);
     assert!(matches!(a.receive(lone, now), Ok(Received::Orphan)));
+}
+
+/// The branch whose own irreversible height is higher wins even when it is
+/// shorter: length alone let nodes that had finalised a block and nodes
+/// that followed a longer branch without it stall apart for good (the
+/// consensus simulation found such a run).
+#[test]
+fn a_branch_that_finalises_more_beats_a_longer_one() {
+    let m = miners();
+    let (dx, dy) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (x, y) = (open(dx.path()), open(dy.path()));
+    let now = 10_000_000;
+    let a1 = mine(&x, &m[0], &[], 1_500);
+    assert!(matches!(
+        y.receive(a1.clone(), now),
+        Ok(Received::Extended(_))
+    ));
+    // X: every miner builds once; three of three at height ≥ 1 make a1
+    // irreversible.
+    let x2 = mine(&x, &m[1], &[], 2_000);
+    let x3 = mine(&x, &m[2], &[], 2_500);
+    assert_eq!(x.irreversible_height(), 1);
+    // Y: miner 1 adds two tiny blocks, miner 2 is silent, miner 3 builds:
+    // one block longer, but only two miners, so nothing is irreversible.
+    let y2 = mine(&y, &m[0], &[], 1_600);
+    let y3 = mine(&y, &m[0], &[], 1_700);
+    let y4 = mine(&y, &m[2], &[], 2_500);
+    assert_eq!(y.irreversible_height(), 0);
+    assert_eq!(y.head().height, x.head().height + 1);
+
+    // X is offered the longer Y and keeps its own branch.
+    for b in [&y2, &y3, &y4] {
+        assert!(matches!(x.receive(b.clone(), now), Ok(Received::Side)));
+    }
+    assert_eq!(x.head().hash(), x3.hash());
+    // Y is offered the shorter X and switches to it.
+    assert!(matches!(y.receive(x2.clone(), now), Ok(Received::Side)));
+    match y.receive(x3.clone(), now) {
+        Ok(Received::Reorganised { reverted, applied }) => {
+            assert_eq!(reverted, vec![y2, y3, y4]);
+            assert_eq!(
+                applied.iter().map(|h| h.hash()).collect::<Vec<_>>(),
+                vec![x2.hash(), x3.hash()]
+            );
+        }
+        other => panic!("expected a reorganisation, got {other:?}"),
+    }
+    assert_eq!(y.head(), x.head());
+    assert_eq!(y.irreversible_height(), 1);
 }
 
 /// A miner that signs two blocks at one height is caught by a node that

@@ -48,6 +48,11 @@ pub struct AedposConfig {
     /// When the head is this many blocks past the irreversible height,
     /// miners produce one block per slot until it catches up.
     pub throttle_lag_blocks: u64,
+    /// Time from the block that closes a round to the next round's first
+    /// slot. aelf waits one slot; 0 starts the next round at the closing
+    /// block, so a block near a round's end is not kept from finality by
+    /// an empty slot (see docs/CONSENSUS.md).
+    pub round_gap_ms: u64,
 }
 
 impl Default for AedposConfig {
@@ -59,6 +64,7 @@ impl Default for AedposConfig {
             rounds_per_term: 0,
             max_missed_slots: 4320,
             throttle_lag_blocks: 1024,
+            round_gap_ms: 0,
         }
     }
 }
@@ -373,7 +379,7 @@ impl Aedpos {
                 if self.term_ends(round) {
                     return Err(AedposError::TermChangeExpected);
                 }
-                next.round = round.next(t, interval);
+                next.round = round.next(t.saturating_add(self.config.round_gap_ms));
                 next.previous = Some(closed_by(round, miner, header.height));
                 let candidate = irreversible::height(&next.round, next.previous.as_ref());
                 next.irreversible = next.irreversible.max(candidate.unwrap_or(0));
@@ -391,7 +397,7 @@ impl Aedpos {
                 next.round = Round::first_of_term(
                     round.number.saturating_add(1),
                     round.term.saturating_add(1),
-                    t.saturating_add(interval),
+                    t.saturating_add(self.config.round_gap_ms),
                     &miners,
                 );
                 next.previous = Some(closed_by(round, miner, header.height));

@@ -138,12 +138,13 @@ impl Round {
         acc
     }
 
-    /// The next round, built when this one is closed at `closed_ms`. Miners
+    /// The next round, starting at `start_ms` (the closing block's time
+    /// plus the configured gap). Miners
     /// that mined take order (signature mod N) + 1, scanning upward
     /// (wrapping) past taken orders; the rest fill the free orders in their
     /// current order and count a missed slot. The extra producer is
     /// (signature mod N) + 1 of the lowest-order miner that has one.
-    pub fn next(&self, closed_ms: u64, interval_ms: u64) -> Round {
+    pub fn next(&self, start_ms: u64) -> Round {
         let n = self.len();
         let mut taken = vec![false; n as usize];
         let mut placed: Vec<(u32, &MinerInRound)> = Vec::with_capacity(n as usize);
@@ -179,7 +180,7 @@ impl Round {
         Round {
             number: self.number.saturating_add(1),
             term: self.term,
-            start_ms: closed_ms.saturating_add(interval_ms),
+            start_ms,
             miners,
             extra_producer,
         }
@@ -268,9 +269,9 @@ mod tests {
         r.miners[0].out_value = Some(sha256(b"o1"));
         r.miners[2].signature = Some(sig);
         r.miners[2].out_value = Some(sha256(b"o3"));
-        let next = r.next(5_000, 500);
+        let next = r.next(5_000);
         assert_eq!(next.number, 2);
-        assert_eq!(next.start_ms, 5_500);
+        assert_eq!(next.start_ms, 5_000);
         let order_of = |k: u8| next.miner(&key(k)).map(|m| m.order);
         assert_eq!(order_of(1), Some(want));
         assert_eq!(order_of(3), Some(want % 4 + 1));

@@ -212,7 +212,9 @@ fn rounds_reveal_and_reorder() {
     let before = c.state.round.clone();
     c.close_round();
     assert_eq!(c.state.round.number, 2);
-    assert_eq!(c.state.round, before.next(c.head.timestamp_ms, I));
+    // The next round starts at the closing block (no gap by default).
+    assert_eq!(c.state.round, before.next(c.head.timestamp_ms));
+    assert_eq!(c.state.round.start_ms, c.head.timestamp_ms);
     // The closed round is kept as it was, except that the closer's block
     // (height 6) is now its implied height: with miners at 2..5 and 6, four
     // of them have built at height 3 or above.
@@ -225,7 +227,9 @@ fn rounds_reveal_and_reorder() {
     assert_eq!(c.state.irreversible, 3);
     // A wrong reveal is refused.
     let m = (1..=5).find(|&m| c.order(m) == 1).unwrap();
+    // The round starts at the closing block: its first block comes after.
     let (start, _) = c.state.round.slot(1, I);
+    let start = start + 1;
     let lie = ConsensusData {
         round: 2,
         behaviour: Behaviour::UpdateValue {

@@ -367,13 +367,21 @@ impl Sim {
         }
     }
 
-    /// Longest valid chain containing the node's irreversible block.
+    /// Among valid chains containing the node's irreversible block: the
+    /// one whose own irreversible height is highest, then the longest.
+    /// Length alone can deadlock: miners that built on a block (finalising
+    /// it for the nodes that saw all of that) may later follow a longer
+    /// branch without it, and the two sides then never agree again.
     fn choose(&mut self, i: usize, candidate: Hash) {
         let node = &self.nodes[i];
         let Some(c) = node.blocks.get(&candidate) else {
             return;
         };
-        if c.header.height <= node.head_height() {
+        let Some(head) = node.blocks.get(&node.head) else {
+            return;
+        };
+        if (c.state.irreversible, c.header.height) <= (head.state.irreversible, head.header.height)
+        {
             return;
         }
         let (lib_h, lib_hash) = node.irreversible;
