@@ -481,7 +481,10 @@ enum SyncError {
     Join,
 }
 
-/// Catches up from `peer` if its chain is longer than ours.
+/// Catches up from `peer` if its chain is longer than ours or has made more
+/// irreversible: fork choice prefers the latter even when it is shorter
+/// (see `Chain::receive`), so after a partition heals the side that
+/// finalised less must fetch the other's branch to be able to switch.
 async fn sync_with(ctx: &Arc<Ctx>, peer: PeerId) -> Result<(), SyncError> {
     let status = ctx.net.status(peer).await?;
     if status.genesis_hash != ctx.chain.genesis_hash() {
@@ -489,7 +492,9 @@ async fn sync_with(ctx: &Arc<Ctx>, peer: PeerId) -> Result<(), SyncError> {
         return Err(SyncError::OtherChain);
     }
     let head = ctx.chain.head();
-    if status.head_height <= head.height {
+    if status.head_height <= head.height
+        && status.irreversible_height <= ctx.chain.irreversible_height()
+    {
         return Ok(());
     }
     // Where do the chains part? Compare the peer's headers with ours from
