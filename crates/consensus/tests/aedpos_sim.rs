@@ -163,7 +163,8 @@ fn a_minority_partition_cannot_finalise_and_healing_joins_one_chain() {
     sim.conditions.group = vec![0, 0, 1, 1, 1];
     // Blocks from before the split may still become irreversible: each
     // miner's newest height counts until it is two rounds old. After two
-    // rounds ((N+1) slots each) only blocks from after the split are left.
+    // rounds (at most N+1 slots each) only blocks from after the split are
+    // left.
     sim.run_until(sim.now + 2 * (n as u64 + 1) * 500 + 1_000);
     let frozen: Vec<u64> = (0..n).map(|i| sim.nodes[i].irreversible.0).collect();
     sim.run_until(sim.now + 2 * PHASE_MS);

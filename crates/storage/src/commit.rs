@@ -182,18 +182,11 @@ impl Store {
             scratch.clear();
             value.serialize(&mut scratch)?;
             wb.put_cf(values_cf, value_key(kh, version), &scratch);
-            if let Some(prev) = prev {
-                let target = value_key(kh, prev);
-                stale.push(
-                    |b| {
-                        StaleEntry::append_value_key(b, version, &target);
-                        Ok(())
-                    },
-                    |_| Ok(()),
-                )?;
-            }
-            if value.is_none() {
-                let target = value_key(kh, version);
+            // The value this write replaces goes stale with this version,
+            // and so does a deletion's own tombstone.
+            let replaced = prev.map(|p| value_key(kh, p));
+            let tombstone = value.is_none().then(|| value_key(kh, version));
+            for target in replaced.into_iter().chain(tombstone) {
                 stale.push(
                     |b| {
                         StaleEntry::append_value_key(b, version, &target);
@@ -265,13 +258,11 @@ impl Store {
 mod tests {
     use super::*;
     use crate::state::key_hash;
-    use crate::testutil::{commit_height, commit_update, make_block, open};
+    use crate::testutil::{Changes, commit_height, commit_update, make_block, model_at, open};
     use jmt::storage::{NibblePath, Node};
     use proptest::prelude::*;
     use std::collections::{BTreeMap, BTreeSet};
     use umbra_types::Hash;
-
-    type Changes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
     fn workload(v: u64) -> Changes {
         let mut c = Changes::new();
@@ -286,20 +277,6 @@ mod tests {
             );
         }
         c
-    }
-
-    /// The model state after applying `history[..=version]`.
-    fn model_at(history: &[Changes], version: u64) -> BTreeMap<Vec<u8>, Vec<u8>> {
-        let mut m = BTreeMap::new();
-        for c in &history[..=version as usize] {
-            for (k, v) in c {
-                match v {
-                    Some(v) => m.insert(k.clone(), v.clone()),
-                    None => m.remove(k),
-                };
-            }
-        }
-        m
     }
 
     fn all_keys(store: &Store, cf: &'static str) -> BTreeSet<Vec<u8>> {

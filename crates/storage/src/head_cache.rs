@@ -419,44 +419,9 @@ mod tests {
 /// through commits, pruning, rollbacks and other forks.
 #[cfg(test)]
 mod store_tests {
-    use crate::testutil::{commit_height, open};
-    use crate::{StorageError, Store, Version, columns};
+    use crate::testutil::{Changes, commit_height, model_at, open, snapshot};
+    use crate::{StorageError, Store};
     use proptest::prelude::*;
-    use std::collections::BTreeMap;
-
-    type Changes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
-    type Snapshot = BTreeMap<&'static str, Vec<(Vec<u8>, Vec<u8>)>>;
-
-    fn snapshot(store: &Store) -> Snapshot {
-        columns::ALL
-            .iter()
-            .map(|name| {
-                let it = store
-                    .db
-                    .iterator_cf(store.cf(name).unwrap(), rocksdb::IteratorMode::Start);
-                let kvs = it
-                    .map(|r| {
-                        let (k, v) = r.unwrap();
-                        (k.to_vec(), v.to_vec())
-                    })
-                    .collect();
-                (*name, kvs)
-            })
-            .collect()
-    }
-
-    fn model_at(history: &[Changes], version: Version) -> BTreeMap<Vec<u8>, Vec<u8>> {
-        let mut m = BTreeMap::new();
-        for c in &history[..=version as usize] {
-            for (k, v) in c {
-                match v {
-                    Some(v) => m.insert(k.clone(), v.clone()),
-                    None => m.remove(k),
-                };
-            }
-        }
-        m
-    }
 
     fn no_cache(path: &std::path::Path, window: u64) -> Store {
         let store = open(path, window);

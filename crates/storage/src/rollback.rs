@@ -260,14 +260,9 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{commit_height, open};
+    use crate::testutil::{Changes, Snapshot, commit_height, model_at, open, snapshot};
     use proptest::prelude::*;
-    use std::collections::BTreeMap;
     use umbra_types::{Block, Hash};
-
-    type Changes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
-    /// Every column family's full contents.
-    type Snapshot = BTreeMap<&'static str, BTreeMap<Vec<u8>, Vec<u8>>>;
 
     /// Sets, overwrites, deletes and re-creates keys; deletes a key that never
     /// exists; every 7th block changes nothing (jmt then copies the previous
@@ -304,38 +299,6 @@ mod tests {
         );
         c.insert(b"k1".to_vec(), Some(format!("fork-{v}").into()));
         c
-    }
-
-    /// The model state after applying `history[..=version]`.
-    fn model_at(history: &[Changes], version: u64) -> BTreeMap<Vec<u8>, Vec<u8>> {
-        let mut m = BTreeMap::new();
-        for c in &history[..=version as usize] {
-            for (k, v) in c {
-                match v {
-                    Some(v) => m.insert(k.clone(), v.clone()),
-                    None => m.remove(k),
-                };
-            }
-        }
-        m
-    }
-
-    fn snapshot(store: &Store) -> Snapshot {
-        columns::ALL
-            .iter()
-            .map(|name| {
-                let it = store
-                    .db
-                    .iterator_cf(store.cf(name).unwrap(), rocksdb::IteratorMode::Start);
-                let kvs = it
-                    .map(|r| {
-                        let (k, v) = r.unwrap();
-                        (k.to_vec(), v.to_vec())
-                    })
-                    .collect();
-                (*name, kvs)
-            })
-            .collect()
     }
 
     /// `snap` as pruning up to `earliest` leaves it: the stale entries of

@@ -93,3 +93,41 @@ pub fn commit_update(
     store.commit_block(&block, &receipts, update).unwrap();
     (block, receipts)
 }
+
+/// A state change set as the tests write it: key → new value or deletion.
+pub type Changes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// Every record of every column family, for comparing stores byte for byte.
+pub type Snapshot = BTreeMap<&'static str, BTreeMap<Vec<u8>, Vec<u8>>>;
+
+pub fn snapshot(store: &Store) -> Snapshot {
+    crate::columns::ALL
+        .iter()
+        .map(|name| {
+            let it = store
+                .db
+                .iterator_cf(store.cf(name).unwrap(), rocksdb::IteratorMode::Start);
+            let kvs = it
+                .map(|r| {
+                    let (k, v) = r.unwrap();
+                    (k.to_vec(), v.to_vec())
+                })
+                .collect();
+            (*name, kvs)
+        })
+        .collect()
+}
+
+/// The model state after applying `history[..=version]`.
+pub fn model_at(history: &[Changes], version: u64) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let mut m = BTreeMap::new();
+    for c in &history[..=version as usize] {
+        for (k, v) in c {
+            match v {
+                Some(v) => m.insert(k.clone(), v.clone()),
+                None => m.remove(k),
+            };
+        }
+    }
+    m
+}
