@@ -21,7 +21,10 @@
 //!   ([`closest`]).
 //!
 //! Must not: touch the network, the chain state or consensus, start threads
-//! of its own (parallel work runs on rayon's pool) or log. Deciding which
+//! of its own (parallel work runs on rayon's pool) or log (one exception:
+//! the block store warns once if the filesystem refuses `O_DIRECT` and it
+//! falls back to the slower buffered I/O, which its caller could not
+//! otherwise tell). Deciding which
 //! contents are paid for, which blocks to fetch from whom, and when to run
 //! garbage collection is the node's business; this crate only answers the
 //! questions it is asked, from the bytes it is given.

@@ -1,7 +1,8 @@
 //! Compaction: getting back the disk space of dead records.
 //!
 //! A sealed segment (any but the active one) more than half dead is
-//! rewritten: its live block records are copied to the active segment, its
+//! rewritten: its live block records are copied to the active segment (so
+//! a packed segment, see `segment`, becomes aligned records), its
 //! tombstones that still kill a record of an existing segment are copied
 //! too, and the file is deleted. Segments are done oldest first, so a
 //! tombstone whose target segment was just deleted is dropped rather than
@@ -21,11 +22,10 @@
 use super::BlockStore;
 use super::index::Location;
 use super::layout::{remove, segment_path};
-use super::segment::{Header, Record, TOMBSTONE_LEN, encode_target, read_at, scan};
+use super::segment::{Record, scan};
 use crate::error::PdfsError;
 use std::fs::File;
 use std::io::ErrorKind;
-use std::path::Path;
 use umbra_types::{Hash, sha256};
 
 impl BlockStore {
@@ -59,10 +59,9 @@ impl BlockStore {
             Err(e) => return Err(PdfsError::io(&path, e)),
         };
         if let Some(file) = &file {
-            let (records, _) = scan(file, &path, seq)?;
-            for record in records {
+            for record in scan(file, &path, seq)?.records {
                 match record {
-                    Record::Block { id, at } => self.move_block(file, &path, &id, at)?,
+                    Record::Block { id, at } => self.move_block(&id, at)?,
                     Record::Tombstone { id, target, .. } => {
                         self.carry_tombstone(seq, &id, target)?;
                     }
@@ -85,7 +84,7 @@ impl BlockStore {
                 }
             };
             for (id, at) in stranded {
-                self.move_block(file, &path, &id, at)?;
+                self.move_block(&id, at)?;
             }
         }
         // Every record that matters is elsewhere now. The file goes first:
@@ -100,28 +99,26 @@ impl BlockStore {
 
     /// Copies the block record at `at` to the active segment if it is the
     /// block's live one.
-    fn move_block(
-        &self,
-        file: &File,
-        path: &Path,
-        id: &Hash,
-        at: Location,
-    ) -> Result<(), PdfsError> {
+    fn move_block(&self, id: &Hash, at: Location) -> Result<(), PdfsError> {
         if self.live_at(id) != Some(at) {
             return Ok(());
         }
-        // `len` was bounded by MAX_STORED_BLOCK when the header was read.
-        let mut bytes = vec![0u8; at.len as usize];
-        let good = read_at(file, path, &mut bytes, at.data_offset())? && sha256(&bytes) == *id;
+        // Read as `get` reads (the segment exists until this compaction
+        // deletes it), and laid out before the writer's lock is taken.
+        let record = match self.read_block(&at)? {
+            Some(bytes) if sha256(&bytes) == *id => Some(self.lay_out_block(id, &bytes)?),
+            _ => None,
+        };
         let mut w = self.writer();
         if self.live_at(id) != Some(at) {
             // Deleted (or dropped by a `get`) while it was read.
             return Ok(());
         }
-        if good {
-            drop(self.append_block(&mut w, id, &bytes)?);
-        } else {
-            self.kill(&mut w, id, at)?;
+        match record {
+            Some(record) => drop(self.append_block(&mut w, id, &record)?),
+            None => {
+                self.kill(&mut w, id, at)?;
+            }
         }
         Ok(())
     }
@@ -135,14 +132,13 @@ impl BlockStore {
         if segment == seq || !self.lock().segments.contains_key(&segment) {
             return Ok(());
         }
+        let record = self.lay_out_tombstone(id, segment, offset)?;
+        // Held until the accounting is updated too.
         let mut w = self.writer();
-        let (holder, _) = w.append(
-            &Header::tombstone(*id).encode(),
-            &encode_target(segment, offset),
-        )?;
+        let new = w.append(&record)?;
         let mut state = self.lock();
-        state.appended(holder, TOMBSTONE_LEN);
-        state.add_kill(holder, segment, TOMBSTONE_LEN);
+        state.appended(new.segment, new.span);
+        state.add_kill(new.segment, segment);
         Ok(())
     }
 }

@@ -3,12 +3,13 @@
 //!
 //! Rebuilt from the segments on every open; the disk holds nothing else.
 
-use super::segment::HEADER_LEN;
+use super::segment::{Format, HEADER_LEN, TOMBSTONE_PAYLOAD};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use umbra_types::Hash;
 
 /// Where a block record is: segment, offset of its header, and the block's
-/// length (its bytes follow the header).
+/// length (its bytes follow the header). What the record takes on disk
+/// depends on its segment's format (`SegmentStats::format`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Location {
     pub segment: u64,
@@ -21,20 +22,19 @@ impl Location {
     pub fn data_offset(&self) -> u64 {
         self.offset + HEADER_LEN as u64
     }
-
-    /// Bytes the whole record takes in its segment.
-    pub fn record_len(&self) -> u64 {
-        HEADER_LEN as u64 + u64::from(self.len)
-    }
 }
 
 /// The bytes of one segment, by what they are still good for.
 #[derive(Debug, Default)]
 pub(super) struct SegmentStats {
+    /// How its records are laid out (aligned unless read from a packed
+    /// segment).
+    pub format: Format,
     /// Bytes of records appended (the file's length, unless an append is
-    /// under way).
+    /// under way), padding included.
     pub size: u64,
-    /// Bytes of the block records the index points to.
+    /// Bytes of the block records the index points to, their padding
+    /// included.
     pub live: u64,
     /// Bytes of tombstones in this segment that kill a record of another,
     /// still existing segment, by that segment: compaction must keep them.
@@ -70,17 +70,41 @@ pub(super) struct State {
 }
 
 impl State {
-    /// Counts a record of `len` bytes appended to `segment`.
+    /// Counts a record of `len` bytes appended to `segment` (an aligned
+    /// one: the writer writes no other).
     pub fn appended(&mut self, segment: u64, len: u64) {
         self.segments.entry(segment).or_default().size += len;
         self.active = self.active.max(segment);
+    }
+
+    /// Counts a segment found on disk with `size` bytes of whole records,
+    /// before any of them is placed.
+    pub fn found(&mut self, segment: u64, format: Format, size: u64) {
+        self.segments.insert(
+            segment,
+            SegmentStats {
+                format,
+                size,
+                ..SegmentStats::default()
+            },
+        );
+        self.active = self.active.max(segment);
+    }
+
+    /// Bytes the block record at `at` takes in its segment (0 if the
+    /// segment is not known).
+    #[cfg(test)]
+    pub fn span(&self, at: &Location) -> u64 {
+        self.segments
+            .get(&at.segment)
+            .map_or(0, |s| s.format.span(at.len))
     }
 
     /// Makes `at` the block's live record; returns the one it replaces.
     /// Does not touch `bytes` and `blocks` (the caller counts the block).
     pub fn place(&mut self, id: Hash, at: Location) -> Option<Location> {
         if let Some(s) = self.segments.get_mut(&at.segment) {
-            s.live += at.record_len();
+            s.live += s.format.span(at.len);
         }
         let old = self.index.insert(id, at);
         if let Some(old) = old {
@@ -100,19 +124,20 @@ impl State {
 
     fn unlive(&mut self, at: &Location) {
         if let Some(s) = self.segments.get_mut(&at.segment) {
-            s.live = s.live.saturating_sub(at.record_len());
+            s.live = s.live.saturating_sub(s.format.span(at.len));
         }
     }
 
-    /// Counts a tombstone of `len` bytes in `holder` that kills a record in
-    /// `target`. One that kills a record of its own segment, or of one
-    /// already deleted, protects nothing and is dead from the start.
-    pub fn add_kill(&mut self, holder: u64, target: u64, len: u64) {
+    /// Counts a tombstone in `holder` that kills a record in `target`. One
+    /// that kills a record of its own segment, or of one already deleted,
+    /// protects nothing and is dead from the start.
+    pub fn add_kill(&mut self, holder: u64, target: u64) {
         if holder == target || !self.segments.contains_key(&target) {
             return;
         }
         if let Some(s) = self.segments.get_mut(&holder) {
-            *s.kills.entry(target).or_default() += len;
+            let span = s.format.span(TOMBSTONE_PAYLOAD as u32);
+            *s.kills.entry(target).or_default() += span;
         }
     }
 

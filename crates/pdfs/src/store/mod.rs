@@ -7,6 +7,11 @@
 //! capped uploads at a few hundred MB/s. A `put` now costs the block's hash
 //! plus one append. Layout and record format: `layout` and `segment`.
 //!
+//! Segment records are written and read with `O_DIRECT`, bypassing the page
+//! cache, where the filesystem allows it, and through it where not (`direct`
+//! says why, and how a refusal is handled). That is why records start on
+//! 4 KiB boundaries.
+//!
 //! Every block is verified on the way in (its SHA-256 must be its id) and on
 //! the way out (a record changed on disk is dropped and reported missing),
 //! so the store never serves bytes that do not match their name.
@@ -16,23 +21,28 @@
 //! `collect` and a corrupt record found by `get` append a tombstone; records
 //! are never changed in place. `collect` then compacts sealed segments more
 //! than half dead (`compact`). Capacity counts the bytes of live blocks
-//! only, so the segments on disk take more: record headers, tombstones, and
-//! dead records until their segment is compacted (up to half of each sealed
-//! segment, plus the active one).
+//! only, so the segments on disk take more: record headers and padding
+//! (each record is rounded up to 4 KiB: 1.5 % more for a full block, 4 KiB
+//! for a tombstone), tombstones, and dead records until their segment is
+//! compacted (up to half of each sealed segment, plus the active one).
 //!
 //! Concurrency: the accounting lives behind one mutex, never held during
 //! I/O, so `get` and `has` never wait for a write. Appends go through a
 //! second mutex, the writer's (`writer`), so records follow each other with
-//! no holes; every change to the index is made while holding it, so the
-//! order of records on disk is the order of the changes. A `put` hashes its
-//! block before taking any lock, then reserves its bytes and marks the block
-//! as being written under the accounting lock, so concurrent `put`s of one
-//! block count it once and the store never goes past its capacity; a failed
-//! append gives the reservation back. Reads use positional reads on shared
+//! nothing but padding between them; every change to the index is made
+//! while holding it, so the order of records on disk is the order of the
+//! changes. A `put` hashes its block before taking any lock, then reserves
+//! its bytes and marks the block as being written under the accounting
+//! lock, so concurrent `put`s of one block count it once and the store
+//! never goes past its capacity; a failed append gives the reservation
+//! back. A `put` returns once its record is written (not merely queued), so
+//! a `get` right after finds it on disk. Reads use positional reads on shared
 //! handles (`readers`). One `BlockStore` per directory at a time: a second
 //! process appending to the same segments would corrupt them.
 //!
-//! No fsync, for blocks or manifests: a record lost or torn by a crash is
+//! No fsync, for blocks or manifests (a direct write has reached the device
+//! when it returns, but not necessarily its stable storage, and the file's
+//! new length is not journalled yet): a record lost or torn by a crash is
 //! either cut off when the store is next opened (a torn last record) or
 //! caught by the hash check on read, and the node fetches the block again
 //! like any block it lacks. A crash can also undo a recent delete (its
@@ -41,6 +51,7 @@
 //! corrupt.
 
 mod compact;
+mod direct;
 mod gc;
 mod index;
 mod layout;
@@ -57,16 +68,17 @@ pub use gc::GcReport;
 
 use crate::error::PdfsError;
 use crate::limits::MAX_STORED_BLOCK;
+use direct::{Buffers, Io, Mode};
 use index::{Location, State};
 use layout::{MANIFESTS_DIR, SEGMENTS_DIR, remove_tmp_files};
 use readers::Readers;
-use segment::{Header, TOMBSTONE_LEN, encode_target, read_at};
+use segment::{Header, encode_target};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use umbra_types::{Hash, sha256};
-use writer::{SEGMENT_BYTES, Writer};
+use writer::{Laid, SEGMENT_BYTES, Writer};
 
 /// Blocks on disk under a byte capacity. `Send + Sync`: share it in an `Arc`.
 #[derive(Debug)]
@@ -81,6 +93,8 @@ pub struct BlockStore {
     /// `state`, never the other way round).
     writer: Mutex<Writer>,
     readers: Readers,
+    /// Aligned buffers for the records being written and read.
+    buffers: Buffers,
     /// One compaction at a time.
     compacting: Mutex<()>,
     /// Numbers manifests' temporary files so concurrent writers never share
@@ -96,28 +110,34 @@ impl BlockStore {
     /// one-file-per-block layout (`dir/blocks`) into segments. Opening with
     /// a smaller capacity than is used is allowed; `put` then refuses until
     /// space is freed.
+    ///
+    /// Segment files are written and read with `O_DIRECT` unless the
+    /// filesystem refuses it (then through the page cache; logged once).
     pub fn open(dir: &Path, capacity_bytes: u64) -> Result<Self, PdfsError> {
-        Self::open_with(dir, capacity_bytes, SEGMENT_BYTES)
+        Self::open_with(dir, capacity_bytes, SEGMENT_BYTES, Io::Direct)
     }
 
     /// [`BlockStore::open`] with segments rolled at `roll_at` bytes (tests
-    /// use small ones to exercise rolling and compaction).
-    fn open_with(dir: &Path, capacity_bytes: u64, roll_at: u64) -> Result<Self, PdfsError> {
+    /// use small ones to exercise rolling and compaction) and segment I/O
+    /// done as `io` asks (tests also exercise the buffered fallback).
+    fn open_with(dir: &Path, capacity_bytes: u64, roll_at: u64, io: Io) -> Result<Self, PdfsError> {
         let segments = dir.join(SEGMENTS_DIR);
         let manifests = dir.join(MANIFESTS_DIR);
         for d in [&segments, &manifests] {
             fs::create_dir_all(d).map_err(|e| PdfsError::io(d, e))?;
         }
         remove_tmp_files(&manifests)?;
-        let recovered = recover::recover(&segments, roll_at)?;
+        let mode = Arc::new(Mode::new(io));
+        let recovered = recover::recover(&segments, roll_at, Arc::clone(&mode))?;
         let store = BlockStore {
             dir: dir.to_path_buf(),
-            readers: Readers::new(&segments),
+            readers: Readers::new(&segments, mode),
             segments,
             capacity: capacity_bytes,
             state: Mutex::new(recovered.state),
             written: Condvar::new(),
             writer: Mutex::new(recovered.writer),
+            buffers: Buffers::default(),
             compacting: Mutex::new(()),
             tmp_seq: AtomicU64::new(0),
         };
@@ -197,8 +217,10 @@ impl BlockStore {
                 kept: false,
             };
         };
+        // Copied into its record before the writer's lock is taken.
+        let record = self.lay_out_block(id, bytes)?;
         let mut w = self.writer();
-        let mut state = self.append_block(&mut w, id, bytes)?;
+        let mut state = self.append_block(&mut w, id, &record)?;
         state.writing.remove(id);
         reserved.kept = true;
         Ok(true)
@@ -296,6 +318,19 @@ impl BlockStore {
         Ok(ids)
     }
 
+    /// The record of block `id`, laid out for [`BlockStore::append_block`]
+    /// (which needs no more than the writer's lock).
+    fn lay_out_block(&self, id: &Hash, bytes: &[u8]) -> Result<BlockRecord<'_>, PdfsError> {
+        // Callers bound `bytes` by MAX_STORED_BLOCK.
+        let len = u32::try_from(bytes.len()).map_err(|_| PdfsError::TooLarge {
+            what: "block",
+            len: bytes.len() as u64,
+            max: MAX_STORED_BLOCK as u64,
+        })?;
+        let laid = Laid::new(&self.buffers, &Header::block(*id, len), bytes)?;
+        Ok(BlockRecord { laid, len })
+    }
+
     /// Appends a block record and makes it the block's live one (replacing
     /// an earlier record, when compaction moves a block). Returns the
     /// accounting, still locked, for the caller to count the block if new.
@@ -303,22 +338,16 @@ impl BlockStore {
         &'s self,
         w: &mut Writer,
         id: &Hash,
-        bytes: &[u8],
+        record: &BlockRecord<'_>,
     ) -> Result<MutexGuard<'s, State>, PdfsError> {
-        // Callers bound `bytes` by MAX_STORED_BLOCK.
-        let len = u32::try_from(bytes.len()).map_err(|_| PdfsError::TooLarge {
-            what: "block",
-            len: bytes.len() as u64,
-            max: MAX_STORED_BLOCK as u64,
-        })?;
-        let (segment, offset) = w.append(&Header::block(*id, len).encode(), bytes)?;
+        let new = w.append(&record.laid)?;
         let at = Location {
-            segment,
-            offset,
-            len,
+            segment: new.segment,
+            offset: new.offset,
+            len: record.len,
         };
         let mut state = self.lock();
-        state.appended(segment, at.record_len());
+        state.appended(new.segment, new.span);
         state.place(*id, at);
         Ok(state)
     }
@@ -339,13 +368,10 @@ impl BlockStore {
         id: &Hash,
         at: Location,
     ) -> Result<MutexGuard<'_, State>, PdfsError> {
-        let (segment, _) = w.append(
-            &Header::tombstone(*id).encode(),
-            &encode_target(at.segment, at.offset),
-        )?;
+        let new = w.append(&self.lay_out_tombstone(id, at.segment, at.offset)?)?;
         let mut state = self.lock();
-        state.appended(segment, TOMBSTONE_LEN);
-        state.add_kill(segment, at.segment, TOMBSTONE_LEN);
+        state.appended(new.segment, new.span);
+        state.add_kill(new.segment, at.segment);
         Ok(state)
     }
 
@@ -353,17 +379,24 @@ impl BlockStore {
     /// too short (deleted or truncated behind the store's back), which a
     /// caller treats like bytes that do not match.
     fn read_block(&self, at: &Location) -> Result<Option<Vec<u8>>, PdfsError> {
-        let Some(file) = self.readers.get(at.segment, || {
+        self.readers.read(at, &self.buffers, || {
             self.lock().segments.contains_key(&at.segment)
-        })?
-        else {
-            return Ok(None);
-        };
-        // `len` was bounded by MAX_STORED_BLOCK when the record was read or
-        // written.
-        let mut bytes = vec![0u8; at.len as usize];
-        let path = layout::segment_path(&self.segments, at.segment);
-        Ok(read_at(&file, &path, &mut bytes, at.data_offset())?.then_some(bytes))
+        })
+    }
+
+    /// The record of a tombstone of block `id` killing the record at
+    /// (`segment`, `offset`).
+    fn lay_out_tombstone(
+        &self,
+        id: &Hash,
+        segment: u64,
+        offset: u64,
+    ) -> Result<Laid<'_>, PdfsError> {
+        Laid::new(
+            &self.buffers,
+            &Header::tombstone(*id),
+            &encode_target(segment, offset),
+        )
     }
 
     fn live_at(&self, id: &Hash) -> Option<Location> {
@@ -387,6 +420,12 @@ impl BlockStore {
     fn next_seq(&self) -> u64 {
         self.tmp_seq.fetch_add(1, Ordering::Relaxed)
     }
+}
+
+/// A block's record laid out by [`BlockStore::lay_out_block`].
+struct BlockRecord<'a> {
+    laid: Laid<'a>,
+    len: u32,
 }
 
 /// The bytes a `put` counted before appending its block: released, with

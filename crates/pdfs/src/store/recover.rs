@@ -10,15 +10,22 @@
 //!
 //! A segment whose last record is torn or invalid is cut back to its last
 //! whole record: appends are serialised, so nothing valid can follow it.
+//!
+//! Appends continue in the newest segment if it is aligned (or empty). A
+//! packed one, written before records were aligned, is left as it is and
+//! appends start a new segment: its records are not on 4 KiB boundaries,
+//! and a segment never mixes the formats (see `segment`).
 
+use super::direct::Mode;
 use super::index::{Location, State};
 use super::layout::{entries, parse_segment_name, segment_path};
-use super::segment::{Record, TOMBSTONE_LEN, scan};
+use super::segment::{Format, Record, Scanned, scan};
 use super::writer::Writer;
 use crate::error::PdfsError;
 use std::collections::HashSet;
 use std::fs::OpenOptions;
 use std::path::Path;
+use std::sync::Arc;
 use umbra_types::Hash;
 
 pub(super) struct Recovered {
@@ -30,8 +37,13 @@ pub(super) struct Recovered {
 }
 
 /// Reads every segment under `segments` (cutting torn tails off) and
-/// rebuilds the index and accounting. `roll_at` is passed to the writer.
-pub(super) fn recover(segments: &Path, roll_at: u64) -> Result<Recovered, PdfsError> {
+/// rebuilds the index and accounting. `roll_at` and `mode` are passed to
+/// the writer.
+pub(super) fn recover(
+    segments: &Path,
+    roll_at: u64,
+    mode: Arc<Mode>,
+) -> Result<Recovered, PdfsError> {
     let mut seqs: Vec<u64> = entries(segments)?
         .into_iter()
         .filter(|(_, _, is_dir)| !is_dir)
@@ -52,12 +64,17 @@ pub(super) fn recover(segments: &Path, roll_at: u64) -> Result<Recovered, PdfsEr
             .write(true)
             .open(&path)
             .map_err(|e| PdfsError::io(&path, e))?;
-        let (records, end) = scan(&file, &path, seq)?;
+        let Scanned {
+            records,
+            end,
+            format,
+        } = scan(&file, &path, seq)?;
         let len = file.metadata().map_err(|e| PdfsError::io(&path, e))?.len();
         if end < len {
             file.set_len(end).map_err(|e| PdfsError::io(&path, e))?;
         }
-        state.appended(seq, end);
+        // A segment with no records takes the writer's format.
+        state.found(seq, format.unwrap_or_default(), end);
         for record in records {
             match record {
                 Record::Block { id, at } => blocks.push((id, at)),
@@ -79,15 +96,27 @@ pub(super) fn recover(segments: &Path, roll_at: u64) -> Result<Recovered, PdfsEr
         }
     }
     for (holder, target) in tombstones {
-        state.add_kill(holder, target, TOMBSTONE_LEN);
+        state.add_kill(holder, target);
     }
     state.bytes = state.index.values().map(|at| u64::from(at.len)).sum();
     state.blocks = state.index.len() as u64;
 
-    let active = seqs.last().copied().unwrap_or(1);
+    let mut active = seqs.last().copied().unwrap_or(1);
+    if state
+        .segments
+        .get(&active)
+        .is_some_and(|s| s.format == Format::Packed)
+    {
+        active = active.checked_add(1).ok_or_else(|| {
+            PdfsError::io(
+                segment_path(segments, active),
+                std::io::Error::other("no segment number left"),
+            )
+        })?;
+    }
     let len = state.segments.get(&active).map_or(0, |s| s.size);
     state.appended(active, 0);
-    let writer = Writer::open(segments, active, len, roll_at)?;
+    let writer = Writer::open(segments, active, len, roll_at, mode)?;
     Ok(Recovered {
         state,
         writer,

@@ -1,9 +1,10 @@
 use super::layout::{parse_segment_name, segment_path, shard};
-use super::segment::HEADER_LEN;
+use super::segment::{ALIGN, Format, HEADER_LEN};
 use super::*;
 use crate::manifest::Manifest;
 use crate::scheme::Scheme;
 use crate::{BLOCK_SIZE, encode_stream};
+use direct::Io;
 use proptest::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -70,7 +71,7 @@ fn check_accounting(s: &BlockStore) {
     let state = s.lock();
     let mut live: HashMap<u64, u64> = HashMap::new();
     for at in state.index.values() {
-        *live.entry(at.segment).or_default() += at.record_len();
+        *live.entry(at.segment).or_default() += state.span(at);
     }
     for (seq, stats) in &state.segments {
         let path = segment_path(&s.segments, *seq);
@@ -98,13 +99,16 @@ fn put_get_has_delete() {
     assert_eq!(s.used_bytes(), 1000);
     assert_eq!(s.block_count(), 1);
     assert_eq!(s.block_ids().unwrap(), vec![id]);
-    // The block is in a segment, right after its header.
+    // The block is in a segment, right after its header, and zeros pad the
+    // record to 4 KiB.
     let (path, data) = record_of(&s, &id);
     assert_eq!(segment_files(dir.path()), vec![path.clone()]);
     let on_disk = fs::read(&path).unwrap();
-    assert_eq!(on_disk.len(), HEADER_LEN + 1000);
+    assert_eq!(on_disk.len(), ALIGN as usize);
     assert_eq!(data, HEADER_LEN as u64);
-    assert_eq!(&on_disk[HEADER_LEN..], &bytes[..]);
+    assert_eq!(&on_disk[HEADER_LEN..HEADER_LEN + 1000], &bytes[..]);
+    assert!(on_disk[HEADER_LEN + 1000..].iter().all(|&b| b == 0));
+    assert!(s.writer().is_direct(), "ext4 takes O_DIRECT");
     assert!(s.delete(&id).unwrap());
     assert!(!s.delete(&id).unwrap());
     assert!(!s.has(&id));
@@ -262,11 +266,11 @@ fn a_record_of_the_wrong_length_is_replaced_and_counted_once() {
     };
     // A well-formed header claiming 10 bytes (as a damaged header that
     // still passes its check would).
+    // The record (padded to 4 KiB either way) stays whole.
     let f = fs::OpenOptions::new().write(true).open(&path).unwrap();
     let header_at = data - HEADER_LEN as u64;
-    f.write_all_at(&Header::block(id, 10).encode(), header_at)
+    f.write_all_at(&Header::block(id, 10).encode(Format::Aligned), header_at)
         .unwrap();
-    f.set_len(data + 10).unwrap();
     let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
     assert_eq!((s.used_bytes(), s.block_count()), (10, 1));
     assert!(s.put(&id, &bytes).unwrap());
@@ -293,7 +297,10 @@ fn a_moved_record_is_read_where_it_is_now() {
 
 #[test]
 fn reopen_after_a_torn_tail_keeps_every_earlier_block() {
-    for cut in [1, HEADER_LEN as u64 - 1, HEADER_LEN as u64 + 1, 777] {
+    // In the header, in the block's bytes, and in the padding after them
+    // (a record is whole only with its padding).
+    let header = HEADER_LEN as u64;
+    for cut in [1, header - 1, header + 1, 777, header + 1000, ALIGN - 1] {
         let dir = tempfile::tempdir().unwrap();
         let blocks: Vec<_> = (1..=5u8).map(|n| block(n, 1000)).collect();
         let last = {
@@ -336,15 +343,26 @@ fn garbage_in_a_segment_never_panics() {
     fs::create_dir_all(&segments).unwrap();
     // A header claiming a huge block, a valid header claiming more bytes
     // than the file has, and random bytes.
-    let huge = Header::block(sha256(b"x"), u32::MAX).encode();
-    let long = Header::block(sha256(b"y"), 1 << 20).encode();
+    // An aligned header whose padding is missing, and random bytes.
+    let huge = Header::block(sha256(b"x"), u32::MAX).encode(Format::Aligned);
+    let long = Header::block(sha256(b"y"), 1 << 20).encode(Format::Packed);
+    let unpadded = [
+        &Header::block(sha256(b"z"), 1).encode(Format::Aligned)[..],
+        b"z",
+    ]
+    .concat();
     let noise: Vec<u8> = (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect();
-    for (seq, bytes) in [(1u64, huge), (2, long), (3, noise)] {
+    for (seq, bytes) in [
+        (1u64, huge.to_vec()),
+        (2, long.to_vec()),
+        (3, unpadded),
+        (4, noise),
+    ] {
         fs::write(segment_path(&segments, seq), bytes).unwrap();
     }
     let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
     assert_eq!(s.block_count(), 0);
-    for seq in 1..=3 {
+    for seq in 1..=4 {
         assert_eq!(fs::metadata(segment_path(&segments, seq)).unwrap().len(), 0);
     }
     // The emptied sealed segments go at the next collect.
@@ -381,11 +399,11 @@ fn tombstones_survive_reopen() {
     check_accounting(&s);
 }
 
-/// Segments that hold four 1000-byte blocks.
-const SMALL: u64 = 4 * (HEADER_LEN as u64 + 1000);
+/// Segments that hold four 1000-byte blocks (a 4 KiB record each).
+const SMALL: u64 = 4 * ALIGN;
 
 fn small_segments(dir: &Path) -> BlockStore {
-    BlockStore::open_with(dir, 1 << 30, SMALL).unwrap()
+    BlockStore::open_with(dir, 1 << 30, SMALL, Io::Direct).unwrap()
 }
 
 #[test]
@@ -397,7 +415,7 @@ fn compaction_frees_disk_space_and_keeps_live_blocks() {
         s.put(id, b).unwrap();
     }
     let before = disk_bytes(dir.path());
-    assert_eq!(before, 100 * (HEADER_LEN as u64 + 1000));
+    assert_eq!(before, 100 * ALIGN);
     assert_eq!(segment_files(dir.path()).len(), 25);
     // Keep every fifth block: one per segment and a bit.
     let kept: Vec<Hash> = blocks.iter().step_by(5).map(|(id, _)| *id).collect();
@@ -838,6 +856,191 @@ fn a_failed_write_gives_its_reservation_back() {
     assert_eq!((s.used_bytes(), s.block_count()), (4196, 2));
 }
 
+/// Every block record the index points to starts on a 4 KiB boundary
+/// (segments written since records were aligned).
+fn assert_aligned(s: &BlockStore) {
+    for at in s.lock().index.values() {
+        assert_eq!(at.offset % ALIGN, 0, "{at:?}");
+    }
+    for path in segment_files(s.dir()) {
+        assert_eq!(fs::metadata(&path).unwrap().len() % ALIGN, 0);
+    }
+}
+
+#[test]
+fn the_buffered_fallback_keeps_the_same_format() {
+    let blocks: Vec<_> = (1..=12u8).map(|n| block(n, 1000 * n as usize)).collect();
+    // Buffered as asked, or because the filesystem refused O_DIRECT.
+    for io in [Io::Buffered, Io::Refused] {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |io| BlockStore::open_with(dir.path(), 1 << 30, 4 * ALIGN, io).unwrap();
+        let s = open(io);
+        assert!(!s.writer().is_direct(), "{io:?}");
+        for (id, b) in &blocks {
+            assert!(s.put(id, b).unwrap());
+            assert_eq!(s.get(id).unwrap().as_ref(), Some(b));
+        }
+        for (id, _) in &blocks[..8] {
+            assert!(s.delete(id).unwrap());
+        }
+        pin(
+            &s,
+            &blocks[8..].iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        );
+        s.collect(|_| true).unwrap();
+        tamper(&s, &blocks[8].0, 5);
+        assert_eq!(s.get(&blocks[8].0).unwrap(), None);
+        assert_aligned(&s);
+        check_accounting(&s);
+        drop(s);
+        // What one wrote, the other reads, and continues.
+        for io in [Io::Direct, io, Io::Direct] {
+            let s = open(io);
+            assert_eq!(s.writer().is_direct(), io == Io::Direct);
+            assert_eq!(s.block_count(), 3);
+            for (id, b) in &blocks[9..] {
+                assert_eq!(s.get(id).unwrap().as_ref(), Some(b));
+            }
+            let (id, b) = &blocks[0];
+            assert!(s.put(id, b).unwrap());
+            assert!(s.delete(id).unwrap());
+            assert_aligned(&s);
+            check_accounting(&s);
+        }
+    }
+}
+
+#[test]
+fn a_store_on_tmpfs_works() {
+    // tmpfs takes O_DIRECT since Linux 6.6 and refuses it before: either
+    // way the store works.
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        return;
+    }
+    let dir = tempfile::tempdir_in(shm).unwrap();
+    let blocks: Vec<_> = (1..=3u8).map(|n| block(n, 5000)).collect();
+    {
+        let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
+        for (id, b) in &blocks {
+            s.put(id, b).unwrap();
+        }
+        assert!(s.delete(&blocks[0].0).unwrap());
+    }
+    let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(s.block_count(), 2);
+    for (id, b) in &blocks[1..] {
+        assert_eq!(s.get(id).unwrap().as_ref(), Some(b));
+    }
+    assert_aligned(&s);
+    check_accounting(&s);
+}
+
+/// A record laid out as the store wrote it before records were aligned.
+fn packed_record(header: Header, payload: &[u8]) -> Vec<u8> {
+    [&header.encode(Format::Packed)[..], payload].concat()
+}
+
+#[test]
+fn packed_segments_of_the_old_format_are_read_then_compacted_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let segments = dir.path().join("segments");
+    fs::create_dir_all(&segments).unwrap();
+    let blocks: Vec<_> = (1..=5u8).map(|n| block(n, 1000 + n as usize)).collect();
+    let [(a, ab), (b, _), (c, cb), (d, db), (e, _)] = &blocks[..] else {
+        unreachable!()
+    };
+    // Segment 1: a, b, c and a tombstone killing b. Segment 2: d, then a
+    // torn record of e.
+    let mut one = Vec::new();
+    let mut offsets = HashMap::new();
+    for (id, bytes) in &blocks[..3] {
+        offsets.insert(*id, one.len() as u64);
+        one.extend(packed_record(Header::block(*id, bytes.len() as u32), bytes));
+    }
+    one.extend(packed_record(
+        Header::tombstone(*b),
+        &encode_target(1, offsets[b]),
+    ));
+    let mut two = packed_record(Header::block(*d, db.len() as u32), db);
+    let whole_two = two.len() as u64;
+    two.extend(&packed_record(Header::block(*e, 1005), &blocks[4].1)[..500]);
+    fs::write(segment_path(&segments, 1), &one).unwrap();
+    fs::write(segment_path(&segments, 2), &two).unwrap();
+
+    let s = small_segments(dir.path());
+    let mut ids = vec![*a, *c, *d];
+    ids.sort();
+    assert_eq!(s.block_ids().unwrap(), ids);
+    assert_eq!(s.used_bytes(), (ab.len() + cb.len() + db.len()) as u64);
+    // Records at offsets O_DIRECT could not start a read at.
+    assert_eq!(s.live_at(c).unwrap().offset, offsets[c]);
+    for (id, bytes) in [(a, ab), (c, cb), (d, db)] {
+        assert_eq!(s.get(id).unwrap().as_ref(), Some(bytes));
+    }
+    assert!(!s.has(e));
+    // The torn tail is cut off; the packed segment is not appended to.
+    assert_eq!(
+        fs::metadata(segment_path(&segments, 2)).unwrap().len(),
+        whole_two
+    );
+    check_accounting(&s);
+    let (f, fb) = block(6, 3000);
+    assert!(s.put(&f, &fb).unwrap());
+    assert_eq!(s.live_at(&f).unwrap().segment, 3);
+    assert_eq!(s.live_at(&f).unwrap().offset, 0);
+    // Deleting a makes segment 1 more than half dead.
+    assert!(s.delete(a).unwrap());
+    check_accounting(&s);
+    drop(s);
+    let s = small_segments(dir.path());
+    assert_eq!(s.block_count(), 3);
+    check_accounting(&s);
+    pin(&s, &[*c, *d, f]);
+    s.collect(|_| true).unwrap();
+    // c was copied into an aligned segment; segment 2, all live, stays.
+    assert!(!segment_path(&segments, 1).exists());
+    assert!(segment_path(&segments, 2).exists());
+    assert!(s.live_at(c).unwrap().segment > 2);
+    assert_eq!(s.live_at(c).unwrap().offset % ALIGN, 0);
+    for (id, bytes) in [(c, cb), (d, db), (&f, &fb)] {
+        assert_eq!(s.get(id).unwrap().as_ref(), Some(bytes));
+    }
+    check_accounting(&s);
+    drop(s);
+    let s = small_segments(dir.path());
+    let mut ids = vec![*c, *d, f];
+    ids.sort();
+    assert_eq!(s.block_ids().unwrap(), ids);
+    assert_eq!(s.get(c).unwrap().as_ref(), Some(cb));
+    check_accounting(&s);
+    // A packed record damaged on disk is dropped like any other.
+    tamper(&s, d, 10);
+    assert_eq!(s.get(d).unwrap(), None);
+    check_accounting(&s);
+}
+
+#[test]
+fn an_empty_packed_segment_is_continued_aligned() {
+    // A newest segment that a torn first record leaves empty has no format
+    // left: appends go on in it, aligned.
+    let dir = tempfile::tempdir().unwrap();
+    let segments = dir.path().join("segments");
+    fs::create_dir_all(&segments).unwrap();
+    let (a, ab) = block(1, 100);
+    let torn = packed_record(Header::block(a, 100), &ab[..50]);
+    fs::write(segment_path(&segments, 1), torn).unwrap();
+    let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(s.block_count(), 0);
+    assert!(s.put(&a, &ab).unwrap());
+    assert_eq!(s.live_at(&a).unwrap().segment, 1);
+    drop(s);
+    let s = BlockStore::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(s.get(&a).unwrap(), Some(ab));
+    assert_aligned(&s);
+    check_accounting(&s);
+}
+
 #[test]
 fn store_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
@@ -856,7 +1059,8 @@ enum Op {
     Pin(u32),
     /// `collect`, keeping every manifest or none.
     Collect(bool),
-    Reopen,
+    /// Reopen the store, with direct or buffered I/O.
+    Reopen(bool),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -867,13 +1071,13 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..24u8).prop_map(Op::Corrupt),
         2 => (0..1u32 << 24).prop_map(Op::Pin),
         2 => prop::bool::weighted(0.9).prop_map(Op::Collect),
-        1 => Just(Op::Reopen),
+        1 => any::<bool>().prop_map(Op::Reopen),
     ]
 }
 
 /// Block `n` of the model test: block 0 is empty, the others up to 200
-/// bytes, so a 512-byte segment holds a few records, and tombstones are a
-/// good part of some segments.
+/// bytes. Every record takes 4 KiB, so a segment rolled at 12 KiB holds
+/// three, and tombstones are a good part of some segments.
 fn model_block(n: u8) -> (Hash, Vec<u8>) {
     let len = if n == 0 {
         0
@@ -890,8 +1094,11 @@ proptest! {
     #[test]
     fn random_operations_match_a_model(ops in prop::collection::vec(op(), 1..120)) {
         let dir = tempfile::tempdir().unwrap();
-        let open = || BlockStore::open_with(dir.path(), 1 << 30, 512).unwrap();
-        let mut s = open();
+        let open = |direct: bool| {
+            let io = if direct { Io::Direct } else { Io::Buffered };
+            BlockStore::open_with(dir.path(), 1 << 30, 3 * ALIGN, io).unwrap()
+        };
+        let mut s = open(true);
         let mut model: HashMap<Hash, Vec<u8>> = HashMap::new();
         let mut pins: HashMap<Hash, HashSet<Hash>> = HashMap::new();
         for op in ops {
@@ -937,9 +1144,9 @@ proptest! {
                     let report = s.collect(|_| keep).unwrap();
                     prop_assert_eq!(report.blocks as usize, before - model.len());
                 }
-                Op::Reopen => {
+                Op::Reopen(direct) => {
                     drop(s);
-                    s = open();
+                    s = open(direct);
                 }
             }
             let mut ids: Vec<Hash> = model.keys().copied().collect();
@@ -950,7 +1157,7 @@ proptest! {
         }
         check_accounting(&s);
         drop(s);
-        let s = open();
+        let s = open(true);
         check_accounting(&s);
         prop_assert_eq!(s.block_count(), model.len() as u64);
         for (id, b) in &model {
