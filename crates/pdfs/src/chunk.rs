@@ -5,8 +5,8 @@
 //! of file. So the chunker always holds one block read ahead.
 
 use crate::error::PdfsError;
-use crate::limits::BLOCK_SIZE;
-use std::io::{ErrorKind, Read};
+use crate::limits::{BLOCK_SIZE, TAG_BYTES};
+use std::io::Read;
 
 /// One plaintext block and its place in the content.
 pub(crate) struct PlainBlock {
@@ -82,22 +82,15 @@ impl<R: Read> Chunker<R> {
 /// Reads up to [`BLOCK_SIZE`] bytes, fewer only at end of stream. Short
 /// reads (pipes) and interrupted reads are retried.
 fn read_block(reader: &mut impl Read) -> Result<Vec<u8>, PdfsError> {
-    let mut buf = vec![0u8; BLOCK_SIZE];
-    let mut filled = 0;
-    while let Some(rest) = buf.get_mut(filled..) {
-        if rest.is_empty() {
-            break;
-        }
-        match reader.read(rest) {
-            Ok(0) => break,
-            // A reader claiming more than it was given is clamped rather
-            // than trusted with an index.
-            Ok(n) => filled += n.min(rest.len()),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(PdfsError::Read(e)),
-        }
-    }
-    buf.truncate(filled);
+    // Room for the AEAD tag too, so that sealing the block where it lies
+    // (`cipher::seal_owned`) does not move it. `read_to_end` fills the
+    // spare capacity without zeroing it first and retries `Interrupted`;
+    // `take` stops it at one block whatever the reader claims.
+    let mut buf = Vec::with_capacity(BLOCK_SIZE + TAG_BYTES);
+    reader
+        .take(BLOCK_SIZE as u64)
+        .read_to_end(&mut buf)
+        .map_err(PdfsError::Read)?;
     Ok(buf)
 }
 

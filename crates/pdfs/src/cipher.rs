@@ -64,6 +64,20 @@ pub fn seal_block(
     last: bool,
     plain: &[u8],
 ) -> Result<Vec<u8>, PdfsError> {
+    let mut sealed = Vec::with_capacity(plain.len() + TAG_BYTES);
+    sealed.extend_from_slice(plain);
+    seal_owned(key, index, last, sealed)
+}
+
+/// [`seal_block`] on a block the caller gives up: sealed where it lies, so
+/// the encoders (which own each block they read) do not copy every byte of
+/// a content once more. Room for the tag is reserved if `plain` lacks it.
+pub(crate) fn seal_owned(
+    key: &ContentKey,
+    index: u64,
+    last: bool,
+    mut plain: Vec<u8>,
+) -> Result<Vec<u8>, PdfsError> {
     if plain.len() > BLOCK_SIZE {
         return Err(PdfsError::TooLarge {
             what: "block",
@@ -71,16 +85,15 @@ pub fn seal_block(
             max: BLOCK_SIZE as u64,
         });
     }
-    let mut sealed = Vec::with_capacity(plain.len() + TAG_BYTES);
-    sealed.extend_from_slice(plain);
+    plain.reserve_exact(TAG_BYTES);
     cipher(key)?
         .seal_in_place_append_tag(
             Nonce::assume_unique_for_key(block_nonce(index)),
             Aad::from(block_aad(index, last)),
-            &mut sealed,
+            &mut plain,
         )
         .map_err(|_| PdfsError::Encrypt)?;
-    Ok(sealed)
+    Ok(plain)
 }
 
 /// Decrypts and authenticates a block made by [`seal_block`] with the same

@@ -9,7 +9,7 @@
 //! delivered in index order.
 
 use crate::chunk::{Chunker, PlainBlock};
-use crate::cipher::{block_id, seal_block};
+use crate::cipher::{block_id, seal_owned};
 use crate::error::PdfsError;
 use crate::key::ContentKey;
 use crate::limits::MAX_BLOCKS;
@@ -63,7 +63,7 @@ pub fn seal_stream<R: Read>(
         }
         for b in batch {
             let stored = match key {
-                Some(key) => seal_block(key, b.index, b.last, &b.bytes)?,
+                Some(key) => seal_owned(key, b.index, b.last, b.bytes)?,
                 None => b.bytes,
             };
             sink(b.index, stored)?;
@@ -123,7 +123,7 @@ fn seal_batch(batch: Vec<PlainBlock>, key: Option<&ContentKey>) -> Result<Vec<Se
         .into_par_iter()
         .map(|b| {
             let stored = match key {
-                Some(key) => seal_block(key, b.index, b.last, &b.bytes)?,
+                Some(key) => seal_owned(key, b.index, b.last, b.bytes)?,
                 None => b.bytes,
             };
             Ok((b.index, block_id(&stored), stored))
