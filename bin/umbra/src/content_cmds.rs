@@ -498,9 +498,10 @@ pub async fn put_file(o: &PutOptions) -> anyhow::Result<PutReport> {
     })
 }
 
-fn open(p: &Path) -> anyhow::Result<std::io::BufReader<std::fs::File>> {
-    let f = std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
-    Ok(std::io::BufReader::with_capacity(1 << 20, f))
+/// The file to store, unbuffered: the encoders read it a whole 256 KiB
+/// block at a time, so a `BufReader` would only copy every byte once more.
+fn open(p: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))
 }
 
 fn tokio_stream_of<T: Send + 'static>(
