@@ -137,9 +137,9 @@ async fn handle(content: Option<Arc<ContentService>>, req: HttpRequest) -> HttpR
             }
         }
         (&Method::PUT, Route::Block(id, i)) => {
-            match read_body(&parts, body, umbra_pdfs::MAX_STORED_BLOCK).await {
-                Ok(body) => content
-                    .upload_block(&id, i, body)
+            match read_frames(&parts, body, umbra_pdfs::MAX_STORED_BLOCK).await {
+                Ok(frames) => content
+                    .upload_block(&id, i, frames)
                     .await
                     .map(|p| json(StatusCode::OK, &p)),
                 Err(r) => return r,
@@ -156,11 +156,15 @@ async fn handle(content: Option<Arc<ContentService>>, req: HttpRequest) -> HttpR
 }
 
 /// Reads a request body of at most `limit` bytes (a longer one is refused
-/// with 413 before more than `limit` bytes are buffered). The frames are
-/// copied once, straight into a buffer sized from `Content-Length`: a block
-/// upload is 256 KiB, and collecting then converting cost two more copies
-/// of every uploaded byte.
-async fn read_body(parts: &Parts, body: HttpBody, limit: usize) -> Result<Vec<u8>, HttpResponse> {
+/// with 413 before more than `limit` bytes are buffered) as the frames it
+/// arrived in. Nothing is copied: a block upload is 256 KiB, and the store
+/// takes it in parts (joining them first was one more copy of every
+/// uploaded byte).
+async fn read_frames(
+    parts: &Parts,
+    body: HttpBody,
+    limit: usize,
+) -> Result<Vec<Bytes>, HttpResponse> {
     let too_large = || {
         json(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -175,8 +179,8 @@ async fn read_body(parts: &Parts, body: HttpBody, limit: usize) -> Result<Vec<u8
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(too_large());
     }
-    // Bounded by `limit`, so a lying header cannot make it allocate more.
-    let mut out = Vec::with_capacity(declared.map_or(0, |len| len as usize));
+    let mut frames = Vec::new();
+    let mut total = 0usize;
     let mut body = body;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
@@ -186,13 +190,21 @@ async fn read_body(parts: &Parts, body: HttpBody, limit: usize) -> Result<Vec<u8
             )
         })?;
         if let Ok(data) = frame.into_data() {
-            if data.len() > limit - out.len() {
+            if data.len() > limit - total {
                 return Err(too_large());
             }
-            out.extend_from_slice(&data);
+            total += data.len();
+            if !data.is_empty() {
+                frames.push(data);
+            }
         }
     }
-    Ok(out)
+    Ok(frames)
+}
+
+/// [`read_frames`], joined into one buffer.
+async fn read_body(parts: &Parts, body: HttpBody, limit: usize) -> Result<Vec<u8>, HttpResponse> {
+    Ok(read_frames(parts, body, limit).await?.concat())
 }
 
 fn local(content: &ContentService, id: &Hash) -> Result<HttpResponse, ContentError> {

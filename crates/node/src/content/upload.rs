@@ -4,10 +4,11 @@
 
 use super::placement::closest;
 use super::{ContentError, ContentService, off_thread};
+use bytes::Bytes;
 use futures::future::join_all;
 use std::sync::Arc;
 use umbra_network::{ContentRequest, ContentResponse, PeerId};
-use umbra_types::{Hash, sha256};
+use umbra_types::{Hash, sha256_parts};
 
 /// Most (content, peer) manifest deliveries remembered.
 const MAX_REMEMBERED_SENDS: usize = 65_536;
@@ -72,12 +73,13 @@ impl ContentService {
         ok
     }
 
-    /// Places block `index` of content `id` on its K nodes.
+    /// Places block `index` of content `id`, given as the frames it was
+    /// uploaded in, on its K nodes.
     pub async fn upload_block(
         &self,
         id: &Hash,
         index: u64,
-        data: Vec<u8>,
+        frames: Vec<Bytes>,
     ) -> Result<Placed, ContentError> {
         let manifest = self.manifest(id)?.ok_or(ContentError::NoManifest(*id))?;
         let block_id =
@@ -89,7 +91,7 @@ impl ContentService {
                     index,
                     blocks: manifest.block_count(),
                 })?;
-        if data.len() > umbra_pdfs::MAX_STORED_BLOCK {
+        if frames.iter().map(Bytes::len).sum::<usize>() > umbra_pdfs::MAX_STORED_BLOCK {
             return Err(ContentError::WrongBlock { id: *id, index });
         }
         let alloc = self.live_allocation(id)?;
@@ -101,24 +103,22 @@ impl ContentService {
         let targets = closest(&block_id, &live, wanted);
         // The local store checks the hash as it stores; without a local
         // copy, check here before sending the block anywhere.
-        let data = if targets.iter().any(|t| t.peer == self.me) {
-            data
-        } else {
-            let (hashed, data) = off_thread(move || (sha256(&data), data)).await?;
+        let frames = Arc::new(frames);
+        if !targets.iter().any(|t| t.peer == self.me) {
+            let f = frames.clone();
+            let hashed = off_thread(move || sha256_parts(&slices(&f))).await?;
             if hashed != block_id {
                 return Err(ContentError::WrongBlock { id: *id, index });
             }
-            data
-        };
+        }
         let mut replicas = 0;
         let mut remote = Vec::new();
-        let data = Arc::new(data);
         for t in &targets {
             if t.peer == self.me {
                 // Hashing and writing 256 KiB: off the async threads, so
                 // the gateway keeps receiving while blocks are stored.
-                let (store, bytes) = (self.store.clone(), data.clone());
-                match off_thread(move || store.put(&block_id, &bytes)).await? {
+                let (store, f) = (self.store.clone(), frames.clone());
+                match off_thread(move || store.put_parts(&block_id, &slices(&f))).await? {
                     Ok(_) => replicas += 1,
                     Err(umbra_pdfs::PdfsError::HashMismatch { .. }) => {
                         return Err(ContentError::WrongBlock { id: *id, index });
@@ -129,11 +129,13 @@ impl ContentService {
                 remote.push(t.peer);
             }
         }
-        let data = Arc::try_unwrap(data).unwrap_or_else(|shared| (*shared).clone());
-        let pushes = remote
-            .iter()
-            .map(|&peer| self.push_block(peer, id, &manifest, index, data.clone()));
-        replicas += join_all(pushes).await.into_iter().filter(|ok| *ok).count();
+        if !remote.is_empty() {
+            let data = frames.concat();
+            let pushes = remote
+                .iter()
+                .map(|&peer| self.push_block(peer, id, &manifest, index, data.clone()));
+            replicas += join_all(pushes).await.into_iter().filter(|ok| *ok).count();
+        }
         if replicas == 0 {
             return Err(ContentError::Unavailable {
                 what: format!("a place for block {index} of {id}"),
@@ -198,4 +200,9 @@ impl ContentService {
             }
         }
     }
+}
+
+/// The frames of an upload as the slices the store and hasher take.
+fn slices(frames: &[Bytes]) -> Vec<&[u8]> {
+    frames.iter().map(|f| &f[..]).collect()
 }

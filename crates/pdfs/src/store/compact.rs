@@ -106,7 +106,7 @@ impl BlockStore {
         // Read as `get` reads (the segment exists until this compaction
         // deletes it), and laid out before the writer's lock is taken.
         let record = match self.read_block(&at)? {
-            Some(bytes) if sha256(&bytes) == *id => Some(self.lay_out_block(id, &bytes)?),
+            Some(bytes) if sha256(&bytes) == *id => Some(self.lay_out_block(id, &[&bytes])?),
             _ => None,
         };
         let mut w = self.writer();

@@ -61,7 +61,7 @@ impl BlockStore {
     /// Appends a verified block unless it is already stored, counting it
     /// whatever the capacity.
     fn import(&self, id: &Hash, bytes: &[u8]) -> Result<(), PdfsError> {
-        let record = self.lay_out_block(id, bytes)?;
+        let record = self.lay_out_block(id, &[bytes])?;
         let mut w = self.writer();
         if self.live_at(id).is_some() {
             return Ok(());

@@ -77,7 +77,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use umbra_types::{Hash, sha256};
+use umbra_types::{Hash, sha256, sha256_parts};
 use writer::{Laid, SEGMENT_BYTES, Writer};
 
 /// Blocks on disk under a byte capacity. `Send + Sync`: share it in an `Arc`.
@@ -169,17 +169,25 @@ impl BlockStore {
     /// trusted without being read (a changed byte in it is found by `get`);
     /// one with the wrong length (damaged on disk) is dropped and replaced.
     pub fn put(&self, id: &Hash, bytes: &[u8]) -> Result<bool, PdfsError> {
+        self.put_parts(id, &[bytes])
+    }
+
+    /// [`BlockStore::put`] of a block given as consecutive parts (the frames
+    /// an upload arrived in): hashed and copied into its record part by
+    /// part, so the caller need not join them first.
+    pub fn put_parts(&self, id: &Hash, parts: &[&[u8]]) -> Result<bool, PdfsError> {
+        let total = parts.iter().map(|p| p.len()).sum::<usize>();
         let too_large = || PdfsError::TooLarge {
             what: "block",
-            len: bytes.len() as u64,
+            len: total as u64,
             max: MAX_STORED_BLOCK as u64,
         };
-        if bytes.len() > MAX_STORED_BLOCK {
+        if total > MAX_STORED_BLOCK {
             return Err(too_large());
         }
-        let len = u32::try_from(bytes.len()).map_err(|_| too_large())?;
+        let len = u32::try_from(total).map_err(|_| too_large())?;
         // Hash before taking any lock: it is the expensive part.
-        let got = sha256(bytes);
+        let got = sha256_parts(parts);
         if got != *id {
             return Err(PdfsError::HashMismatch { expected: *id, got });
         }
@@ -218,7 +226,7 @@ impl BlockStore {
             };
         };
         // Copied into its record before the writer's lock is taken.
-        let record = self.lay_out_block(id, bytes)?;
+        let record = self.lay_out_block(id, parts)?;
         let mut w = self.writer();
         let mut state = self.append_block(&mut w, id, &record)?;
         state.writing.remove(id);
@@ -320,14 +328,15 @@ impl BlockStore {
 
     /// The record of block `id`, laid out for [`BlockStore::append_block`]
     /// (which needs no more than the writer's lock).
-    fn lay_out_block(&self, id: &Hash, bytes: &[u8]) -> Result<BlockRecord<'_>, PdfsError> {
-        // Callers bound `bytes` by MAX_STORED_BLOCK.
-        let len = u32::try_from(bytes.len()).map_err(|_| PdfsError::TooLarge {
+    fn lay_out_block(&self, id: &Hash, parts: &[&[u8]]) -> Result<BlockRecord<'_>, PdfsError> {
+        // Callers bound the parts by MAX_STORED_BLOCK.
+        let total = parts.iter().map(|p| p.len()).sum::<usize>();
+        let len = u32::try_from(total).map_err(|_| PdfsError::TooLarge {
             what: "block",
-            len: bytes.len() as u64,
+            len: total as u64,
             max: MAX_STORED_BLOCK as u64,
         })?;
-        let laid = Laid::new(&self.buffers, &Header::block(*id, len), bytes)?;
+        let laid = Laid::new(&self.buffers, &Header::block(*id, len), parts)?;
         Ok(BlockRecord { laid, len })
     }
 
@@ -395,7 +404,7 @@ impl BlockStore {
         Laid::new(
             &self.buffers,
             &Header::tombstone(*id),
-            &encode_target(segment, offset),
+            &[&encode_target(segment, offset)],
         )
     }
 

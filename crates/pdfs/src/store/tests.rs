@@ -122,6 +122,37 @@ fn put_get_has_delete() {
     check_accounting(&s);
 }
 
+/// A block given in parts is stored exactly as the joined bytes would be,
+/// and checked against its id as a whole, parts of any size (empty too).
+#[test]
+fn a_block_in_parts_is_the_joined_block() {
+    let (_dir, s) = store(1 << 30);
+    let bytes: Vec<u8> = (0..5_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let id = sha256(&bytes);
+    let (a, rest) = bytes.split_at(1);
+    let (b, c) = rest.split_at(4_095);
+    assert!(s.put_parts(&id, &[a, &[], b, c]).unwrap());
+    assert_eq!(s.get(&id).unwrap().as_deref(), Some(&bytes[..]));
+    assert!(!s.put(&id, &bytes).unwrap(), "already stored");
+    // Parts that do not join into the block are refused.
+    let (id2, bytes2) = block(3, 300);
+    let (x, y) = bytes2.split_at(100);
+    let mut swapped = y.to_vec();
+    swapped[0] ^= 1;
+    assert!(matches!(
+        s.put_parts(&id2, &[&swapped, x]),
+        Err(PdfsError::HashMismatch { .. })
+    ));
+    let big = vec![0u8; MAX_STORED_BLOCK];
+    assert!(matches!(
+        s.put_parts(&id2, &[&big, &[1]]),
+        Err(PdfsError::TooLarge { .. })
+    ));
+    assert!(s.put_parts(&id2, &[x, y]).unwrap());
+    assert_eq!(s.get(&id2).unwrap(), Some(bytes2));
+    check_accounting(&s);
+}
+
 #[test]
 fn refuses_bad_blocks() {
     let (_dir, s) = store(1 << 30);

@@ -42,27 +42,32 @@ pub(super) struct Laid<'a> {
 }
 
 impl<'a> Laid<'a> {
-    /// `header` and `payload` (as long as the header says, at most
-    /// `MAX_STORED_BLOCK` bytes) laid out in a buffer of `pool`.
-    pub fn new(pool: &'a Buffers, header: &Header, payload: &[u8]) -> Result<Self, PdfsError> {
+    /// `header` and `payload` (consecutive parts, together as long as the
+    /// header says, at most `MAX_STORED_BLOCK` bytes) laid out in a buffer
+    /// of `pool`.
+    pub fn new(pool: &'a Buffers, header: &Header, payload: &[&[u8]]) -> Result<Self, PdfsError> {
         let span = Format::Aligned.span(header.len) as usize;
+        let total = payload.iter().map(|p| p.len()).sum::<usize>();
         let mut buf = pool.take();
-        let laid = (payload.len() == header.len as usize)
+        let laid = (total == header.len as usize)
             .then_some(())
             .and_then(|()| buf.as_mut_slice().get_mut(..span))
             .and_then(|record| {
-                let (head, rest) = record.split_at_mut_checked(HEADER_LEN)?;
-                let (body, padding) = rest.split_at_mut_checked(payload.len())?;
+                let (head, mut rest) = record.split_at_mut_checked(HEADER_LEN)?;
                 head.copy_from_slice(&header.encode(Format::Aligned));
-                body.copy_from_slice(payload);
-                padding.fill(0);
+                for part in payload {
+                    let (body, after) = rest.split_at_mut_checked(part.len())?;
+                    body.copy_from_slice(part);
+                    rest = after;
+                }
+                rest.fill(0);
                 Some(())
             });
         match laid {
             Some(()) => Ok(Laid { buf, span }),
             None => Err(PdfsError::TooLarge {
                 what: "record",
-                len: payload.len() as u64,
+                len: total as u64,
                 max: MAX_STORED_BLOCK as u64,
             }),
         }
