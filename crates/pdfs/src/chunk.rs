@@ -85,7 +85,10 @@ fn read_block(reader: &mut impl Read) -> Result<Vec<u8>, PdfsError> {
     // Room for the AEAD tag too, so that sealing the block where it lies
     // (`cipher::seal_owned`) does not move it. `read_to_end` fills the
     // spare capacity without zeroing it first and retries `Interrupted`;
-    // `take` stops it at one block whatever the reader claims.
+    // `take` stops it at one block. Unlike the loop this replaced, it does
+    // not clamp a `Read` impl that reports more bytes than it was given
+    // (std panics on that broken contract); the readers umbra passes are
+    // files and stdin, which keep it.
     let mut buf = Vec::with_capacity(BLOCK_SIZE + TAG_BYTES);
     reader
         .take(BLOCK_SIZE as u64)
