@@ -249,6 +249,10 @@ pub struct StorageArgs {
     /// records, garbage collection of expired content).
     #[arg(long, default_value_t = 10)]
     pub upkeep_secs: u64,
+    /// Seconds an upload staged before its content is allocated may go
+    /// without a new block before it is dropped (and its blocks collected).
+    #[arg(long, default_value_t = 600)]
+    pub stage_idle_secs: u64,
 }
 
 impl StorageArgs {
@@ -257,6 +261,7 @@ impl StorageArgs {
             dir,
             capacity: self.capacity,
             upkeep_every: std::time::Duration::from_secs(self.upkeep_secs.max(1)),
+            stage_idle: std::time::Duration::from_secs(self.stage_idle_secs),
         }
     }
 }

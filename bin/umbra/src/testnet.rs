@@ -172,6 +172,8 @@ pub async fn testnet(a: TestnetArgs) -> anyhow::Result<()> {
                 a.store.capacity.to_string(),
                 "--upkeep-secs".into(),
                 a.store.upkeep_secs.to_string(),
+                "--stage-idle-secs".into(),
+                a.store.stage_idle_secs.to_string(),
             ]);
         }
         for (j, other) in plan.iter().enumerate() {

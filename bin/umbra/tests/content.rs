@@ -1,7 +1,8 @@
 //! PDFS on one node, end to end through the CLI and the HTTP gateway:
 //! round trips at the block-size edges, sharing, range requests, the
 //! ciphertext-only guarantee, refusal of unpaid content and garbage
-//! collection of expired content.
+//! collection of expired content; uploads staged before allocation:
+//! signed, bounded, collected when abandoned, and a fallback when refused.
 
 mod common;
 
@@ -65,6 +66,8 @@ fn put(d: &Devnet, file: &Path, extra: &[&str]) -> String {
     let mut args = vec!["put", file.to_str().unwrap(), "--from", "dev:alice"];
     args.extend_from_slice(extra);
     let v = d.cli_json(&args);
+    // These nodes stage uploads, so every put reads its file once.
+    assert_eq!(v["one_pass"], json!(true), "{v}");
     v["content_id"].as_str().unwrap().to_string()
 }
 
@@ -448,4 +451,167 @@ fn content_is_sold_through_a_paying_box() {
         ],
     );
     assert!(err.contains("over --max-price"), "{err}");
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn ticket(
+    kp: &umbra_crypto::Keypair,
+    size: u64,
+    timestamp_ms: u64,
+    node: &str,
+) -> umbra_pdfs::StageTicket {
+    let mut t = umbra_pdfs::StageTicket {
+        owner: kp.public(),
+        size,
+        timestamp_ms,
+        node: node.as_bytes().to_vec(),
+        signature: Default::default(),
+    };
+    t.signature = kp.sign_hash(&t.digest());
+    t
+}
+
+/// Staging is the one way to store blocks of content nobody has paid for
+/// yet, so its limits are tested from outside: only a signed, current
+/// ticket for this node from an account that could pay opens a session; a
+/// session holds only what its ticket allows and only blocks that hash to
+/// the id given; its blocks survive garbage collection while it is used and
+/// go once it is abandoned. A node that will not stage still stores.
+#[test]
+fn staged_uploads_are_signed_bounded_and_collected_when_abandoned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("chain");
+    let port = free_port();
+    let mut d = Devnet::start_with(
+        &data,
+        100,
+        port,
+        &["--upkeep-secs", "1", "--stage-idle-secs", "3"],
+    );
+    wait_until(30, "the devnet node registered as a storage node", || {
+        d.rpc("storage_nodes", json!([]))["result"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    });
+    let (_, _, body) = http_request(d.port, "GET", "/uploads", &[], b"");
+    let node = serde_json::from_slice::<Value>(&body).unwrap()["node"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let alice = umbra_crypto::dev_keypair("alice");
+    let open = |body: &[u8]| {
+        let (status, _, body) = http_request(d.port, "POST", "/uploads", &[], body);
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+
+    // Refused: a forged field, another node, an old ticket, an account that
+    // could not pay, garbage, and a body longer than any ticket.
+    let mut forged = ticket(&alice, 1000, now_ms(), &node);
+    forged.size = 1 << 30;
+    let (status, why) = open(&forged.encode());
+    assert_eq!(status, 403, "{why}");
+    assert!(why.contains("signature"), "{why}");
+    let (status, why) = open(&ticket(&alice, 1000, now_ms(), "12D3KooWElsewhere").encode());
+    assert_eq!(status, 403, "{why}");
+    let (status, why) = open(&ticket(&alice, 1000, now_ms() - 3_600_000, &node).encode());
+    assert_eq!(status, 403, "{why}");
+    let pauper = umbra_crypto::Keypair::generate();
+    let (status, why) = open(&ticket(&pauper, 1000, now_ms(), &node).encode());
+    assert_eq!(status, 402, "{why}");
+    assert_eq!(open(b"garbage").0, 400);
+    assert_eq!(open(&[0u8; 1000]).0, 413);
+
+    // A session for 1,000 bytes.
+    let (status, body) = open(&ticket(&alice, 1000, now_ms(), &node).encode());
+    assert_eq!(status, 200, "{body}");
+    let opened: Value = serde_json::from_str(&body).unwrap();
+    let token = opened["token"].as_str().unwrap().to_string();
+    assert_eq!(opened["reserved"], json!(1016), "{opened}");
+    let staging = || {
+        let (_, _, body) = http_request(d.port, "GET", "/uploads", &[], b"");
+        serde_json::from_slice::<Value>(&body).unwrap()
+    };
+    let before = staging()["store_blocks"].as_u64().unwrap();
+    let block = pseudo_random(1000, 41);
+    let id = umbra_types::sha256(&block).to_string();
+    let stage = |token: &str, id: &str, bytes: &[u8]| {
+        let (status, _, body) = http_request(
+            d.port,
+            "PUT",
+            &format!("/uploads/{token}/blocks/{id}"),
+            &[],
+            bytes,
+        );
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+    let other = umbra_types::sha256(b"another block").to_string();
+    assert_eq!(
+        stage(&token, &other, &block).0,
+        400,
+        "a block under a false id"
+    );
+    let (status, body) = stage(&token, &id, &block);
+    assert_eq!(status, 200, "{body}");
+    let staged: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (staged["block"].as_str(), staged["stored"].as_bool()),
+        (Some(id.as_str()), Some(true))
+    );
+    let s = staging();
+    assert_eq!(s["store_blocks"].as_u64(), Some(before + 1), "{s}");
+    assert_eq!(
+        (s["sessions"].as_u64(), s["used"].as_u64()),
+        (Some(1), Some(1000)),
+        "{s}"
+    );
+    // Past what the ticket allows.
+    let (status, why) = stage(
+        &token,
+        &umbra_types::sha256(&[1; 100]).to_string(),
+        &[1; 100],
+    );
+    assert_eq!(status, 507, "{why}");
+    assert_eq!(
+        stage(&"0".repeat(32), &id, &block).0,
+        404,
+        "an unknown session"
+    );
+
+    // While the session is used, garbage collection (every second) spares
+    // its block, which no manifest refers to.
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(1000));
+        let (status, body) = stage(&token, &id, &block);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(staging()["store_blocks"].as_u64(), Some(before + 1));
+    }
+    // Abandoned, it ends and its block is collected.
+    wait_until(30, "the abandoned staged block collected", || {
+        let s = staging();
+        s["sessions"] == json!(0) && s["store_blocks"].as_u64() == Some(before)
+    });
+    assert_eq!(stage(&token, &id, &block).0, 404, "an ended session");
+
+    // A node whose sessions end at once cannot stage: `put` reads the file
+    // twice instead, says why, and the content still round-trips.
+    d.terminate();
+    let d = Devnet::start_with(&data, 100, port, &["--stage-idle-secs", "0"]);
+    let file = write(tmp.path(), "fallback", &pseudo_random(BLOCK + 3, 8));
+    let v = d.cli_json(&["put", file.to_str().unwrap(), "--from", "dev:alice"]);
+    assert_eq!(v["one_pass"], json!(false), "{v}");
+    assert!(
+        v["two_pass_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("no upload session")),
+        "{v}"
+    );
+    let out = tmp.path().join("fallback.out");
+    get(&d, v["content_id"].as_str().unwrap(), &out, "dev:alice");
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&file).unwrap());
 }

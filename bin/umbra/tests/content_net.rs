@@ -190,6 +190,9 @@ fn five_storage_nodes_keep_k_copies_through_a_crash_and_corruption() {
     let id = put["content_id"].as_str().unwrap().to_string();
     let blocks = 10;
     assert_eq!(put["min_replicas_placed"].as_u64(), Some(K as u64), "{put}");
+    // Staged on node 0, then placed: exactly K copies, so node 0 dropped
+    // what it staged only to pass on.
+    assert_eq!(put["one_pass"], serde_json::json!(true), "{put}");
     assert_eq!(copies(&net, &id, blocks), vec![K; blocks]);
     // Placement spreads the blocks: more than K nodes hold some of them.
     let holders = net

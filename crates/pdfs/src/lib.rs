@@ -56,11 +56,12 @@ mod limits;
 mod manifest;
 mod placement;
 mod scheme;
+mod staging;
 mod store;
 
 pub use cipher::{BLOCK_AAD_LABEL, block_id, block_nonce, open_block, seal_block};
 pub use decode::decode_block;
-pub use encode::{encode_stream, seal_stream};
+pub use encode::{encode_owned, encode_stream, seal_stream};
 pub use error::PdfsError;
 pub use key::{CONTENT_KEY_INFO, ContentKey, MAX_WRAPPED_KEY_BYTES, unwrap_key, wrap_key};
 pub use limits::{
@@ -69,6 +70,7 @@ pub use limits::{
 pub use manifest::{MANIFEST_VERSION, Manifest, block_span, blocks_for};
 pub use placement::{closest, distance, node_key};
 pub use scheme::Scheme;
+pub use staging::{MAX_STAGE_TICKET_BYTES, STAGE_TICKET_LABEL, StageTicket};
 pub use store::{BlockStore, GcReport};
 
 #[cfg(test)]

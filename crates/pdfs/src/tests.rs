@@ -144,6 +144,29 @@ fn output_does_not_depend_on_thread_count() {
     assert_eq!(encode(&input, Some(&key)), one);
 }
 
+/// The one-pass encoder (sequential, blocks by value) gives exactly what
+/// the windowed one does, for every size edge, encrypted and public.
+#[test]
+fn the_one_pass_encoder_equals_the_windowed_one() {
+    let key = ContentKey::from_bytes([4; 32]);
+    for len in [0, 1, B, B + 1, 3 * B - 1, 5 * B + 7] {
+        let input = data(len, len as u64);
+        for k in [Some(&key), None] {
+            let mut owned = Vec::new();
+            let mut indexes = Vec::new();
+            let m = encode_owned(&input[..], k, |i, id, bytes| {
+                assert_eq!(block_id(&bytes), id);
+                indexes.push(i);
+                owned.push(bytes);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!((m.clone(), owned), encode(&input, k), "{len} bytes");
+            assert_eq!(indexes, (0..m.block_count()).collect::<Vec<_>>());
+        }
+    }
+}
+
 #[test]
 fn identical_plaintext_blocks_differ_when_stored() {
     let input = vec![0u8; 3 * B];

@@ -28,6 +28,18 @@ pub enum ContentError {
     State(String),
     #[error("network: {0}")]
     Network(String),
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("refused: {0}")]
+    Forbidden(String),
+    #[error("payment required: {0}")]
+    PaymentRequired(String),
+    #[error("no room to stage this upload: {0}")]
+    StagingFull(String),
+    #[error(
+        "no upload session {0} here (sessions end after 10 minutes without an upload, and when the node restarts)"
+    )]
+    NoSession(String),
 }
 
 impl ContentError {
@@ -42,6 +54,11 @@ impl ContentError {
             ContentError::Pdfs(umbra_pdfs::PdfsError::Full { .. }) => 507,
             ContentError::Unavailable { .. } | ContentError::NoStorageNodes => 503,
             ContentError::NotStorageNode => 501,
+            ContentError::BadRequest(_) => 400,
+            ContentError::Forbidden(_) => 403,
+            ContentError::PaymentRequired(_) => 402,
+            ContentError::StagingFull(_) => 507,
+            ContentError::NoSession(_) => 404,
             ContentError::Pdfs(_) | ContentError::State(_) | ContentError::Network(_) => 500,
         }
     }

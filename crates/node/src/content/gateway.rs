@@ -7,7 +7,11 @@
 //! | GET | `/content/{id}/blocks/{i}` | block `i` as stored (ciphertext for private content) |
 //! | GET | `/content/{id}/local` | which blocks this node holds (JSON) |
 //! | POST | `/content/{id}/manifest` | upload the manifest of allocated content |
+//! | POST | `/content/{id}/manifest?upload={token}` | the same, then place the blocks session `token` staged (JSON lists the `missing` ones) |
 //! | PUT | `/content/{id}/blocks/{i}` | upload block `i`; it goes to its K storage nodes |
+//! | GET | `/uploads` | staging sessions and block store usage (JSON) |
+//! | POST | `/uploads` | open a staging session with a signed `StageTicket` (borsh); JSON `{token, reserved, idle_seconds}` |
+//! | PUT | `/uploads/{token}/blocks/{block id}` | stage a block before its content is allocated |
 //!
 //! Errors are JSON `{"error": "…"}` with a fitting status. Everything that
 //! arrives is size-checked before it is read into memory.
@@ -77,7 +81,8 @@ where
     }
 
     fn call(&mut self, req: HttpRequest) -> Self::Future {
-        if req.uri().path().starts_with("/content/") {
+        let path = req.uri().path();
+        if path.starts_with("/content/") || path == "/uploads" || path.starts_with("/uploads/") {
             let content = self.content.clone();
             Box::pin(async move { Ok(handle(content, req).await) })
         } else {
@@ -91,9 +96,32 @@ enum Route {
     Manifest(Hash),
     Block(Hash, u64),
     Local(Hash),
+    /// `POST /uploads`
+    Stage,
+    /// `PUT /uploads/{token}/blocks/{block id}`
+    StageBlock(String, Hash),
+}
+
+/// Session tokens are 32 lowercase hex digits.
+fn is_token(s: &str) -> bool {
+    s.len() == 32
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn route(path: &str) -> Option<Route> {
+    if path == "/uploads" {
+        return Some(Route::Stage);
+    }
+    if let Some(rest) = path.strip_prefix("/uploads/") {
+        let mut parts = rest.split('/');
+        return match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(token), Some("blocks"), Some(block), None) if is_token(token) => {
+                Some(Route::StageBlock(token.to_owned(), block.parse().ok()?))
+            }
+            _ => None,
+        };
+    }
     let rest = path.strip_prefix("/content/")?;
     let mut parts = rest.split('/');
     let id: Hash = parts.next()?.parse().ok()?;
@@ -114,7 +142,7 @@ async fn handle(content: Option<Arc<ContentService>>, req: HttpRequest) -> HttpR
     let Some(route) = route(req.uri().path()) else {
         return json(
             StatusCode::NOT_FOUND,
-            &serde_json::json!({"error": "no such path: use /content/{id}, /content/{id}/manifest or /content/{id}/blocks/{index}"}),
+            &serde_json::json!({"error": "no such path: use /content/{id}, /content/{id}/manifest, /content/{id}/blocks/{index}, /uploads or /uploads/{token}/blocks/{block id}"}),
         );
     };
     let (parts, body) = req.into_parts();
@@ -131,11 +159,40 @@ async fn handle(content: Option<Arc<ContentService>>, req: HttpRequest) -> HttpR
         },
         (&Method::GET, Route::Local(id)) => local(&content, &id),
         (&Method::POST, Route::Manifest(id)) => {
+            let token = query_param(&parts, "upload").map(str::to_owned);
+            if token.as_deref().is_some_and(|t| !is_token(t)) {
+                return error(&ContentError::BadRequest(
+                    "`upload` must be a session token (32 hex digits)".into(),
+                ));
+            }
             match read_body(&parts, body, umbra_pdfs::MAX_MANIFEST_BYTES).await {
-                Ok(body) => content
-                    .upload_manifest(&id, &body)
-                    .await
+                Ok(body) => match content.upload_manifest(&id, &body).await {
+                    Ok(placed) => match token {
+                        Some(t) => content.adopt_staged(&id, &t).await,
+                        None => Ok(placed),
+                    }
                     .map(|p| json(StatusCode::OK, &p)),
+                    Err(e) => Err(e),
+                },
+                Err(r) => return r,
+            }
+        }
+        (&Method::GET, Route::Stage) => Ok(json(StatusCode::OK, &content.staging_status())),
+        (&Method::POST, Route::Stage) => {
+            match read_body(&parts, body, umbra_pdfs::MAX_STAGE_TICKET_BYTES).await {
+                Ok(body) => content
+                    .open_stage(&body)
+                    .await
+                    .map(|o| json(StatusCode::OK, &o)),
+                Err(r) => return r,
+            }
+        }
+        (&Method::PUT, Route::StageBlock(token, block)) => {
+            match read_frames(&parts, body, umbra_pdfs::MAX_STORED_BLOCK).await {
+                Ok(frames) => content
+                    .stage_block(&token, block, frames)
+                    .await
+                    .map(|b| json(StatusCode::OK, &b)),
                 Err(r) => return r,
             }
         }
@@ -638,5 +695,21 @@ mod tests {
         assert!(route(&format!("/content/{id}/blocks/x")).is_none());
         assert!(route(&format!("/content/{id}/blocks/1/2")).is_none());
         assert!(route("/content/zz").is_none());
+        let token = "0123456789abcdef".repeat(2);
+        assert!(matches!(route("/uploads"), Some(Route::Stage)));
+        assert!(matches!(
+            route(&format!("/uploads/{token}/blocks/{id}")),
+            Some(Route::StageBlock(t, _)) if t == token
+        ));
+        for bad in [
+            format!("/uploads/{token}/blocks/zz"),
+            format!("/uploads/{token}/blocks/{id}/x"),
+            format!("/uploads/{}/blocks/{id}", token.to_uppercase()),
+            format!("/uploads/{}/blocks/{id}", &token[1..]),
+            format!("/uploads/{token}"),
+            "/uploads/".to_string(),
+        ] {
+            assert!(route(&bad).is_none(), "{bad}");
+        }
     }
 }

@@ -17,12 +17,14 @@ mod placement;
 mod register;
 mod repair;
 mod serve;
+mod staging;
 mod upload;
 
 pub use error::ContentError;
 pub use register::ensure_registered;
 pub use repair::spawn_maintenance;
 pub use serve::Provider;
+pub use staging::{DEFAULT_STAGE_IDLE, StageOpened, StagedBlock, StagingStatus};
 pub use upload::Placed;
 
 use crate::chain::Chain;
@@ -42,6 +44,9 @@ pub struct StorageSettings {
     pub capacity: u64,
     /// How often upkeep runs (repair, provider records, garbage collection).
     pub upkeep_every: std::time::Duration,
+    /// How long an upload staged before its allocation may sit unused
+    /// before it is dropped.
+    pub stage_idle: std::time::Duration,
 }
 
 /// Most content trees (and decoded manifests) kept; a tree is about 64
@@ -68,6 +73,8 @@ pub struct ContentService {
     /// The live storage nodes, looked up at most once a second: an upload
     /// asks for every block.
     live_cache: Mutex<Option<(std::time::Instant, Vec<chain_view::Registered>)>>,
+    /// Uploads staged before their content is allocated.
+    staging: Mutex<staging::Staging>,
 }
 
 impl ContentService {
@@ -94,6 +101,7 @@ impl ContentService {
             manifests_sent: Mutex::new(BTreeSet::new()),
             live_cache: Mutex::new(None),
             manifests: Mutex::new(HashMap::new()),
+            staging: Mutex::new(staging::Staging::new(settings.stage_idle)),
         }))
     }
 

@@ -49,12 +49,21 @@ impl ContentService {
 
         // Reads every manifest and may delete many files: off the async
         // threads.
+        // Staged blocks are spared while their session is open; adopted
+        // sessions end here, before the collection reads the manifests.
+        let staging = self.staging.lock().sweep();
         let me = self.clone();
-        let gc = tokio::task::spawn_blocking(move || me.store.collect(|id| me.is_live(id)))
-            .await
-            .map_err(|e| ContentError::State(format!("garbage collection stopped: {e}")))??;
+        let gc = tokio::task::spawn_blocking(move || {
+            me.store
+                .collect_except(|id| me.is_live(id), |b| me.staging.lock().pinned(b))
+        })
+        .await
+        .map_err(|e| ContentError::State(format!("garbage collection stopped: {e}")))??;
         report.contents_collected = gc.contents as usize;
         report.blocks_collected = gc.blocks as usize;
+        if staging > 0 {
+            tracing::debug!(target: "umbra::storage", sessions = staging, "uploads staged");
+        }
         if gc.contents > 0 {
             self.forget_manifests();
             tracing::info!(target: "umbra::storage", contents = gc.contents, blocks = gc.blocks, bytes = gc.bytes, "collected expired content");

@@ -16,10 +16,15 @@ const MAX_REMEMBERED_SENDS: usize = 65_536;
 /// What happened to one uploaded block.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Placed {
-    /// Copies that are now stored.
+    /// Copies that are now stored (of a staged upload: the fewest of any
+    /// block placed).
     pub replicas: usize,
     /// Copies the allocation asked for.
     pub wanted: usize,
+    /// Blocks of a staged upload this node does not hold, by index: the
+    /// client uploads them the ordinary way.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<u64>,
 }
 
 impl ContentService {
@@ -39,7 +44,11 @@ impl ContentService {
         for ok in join_all(pushes).await {
             replicas += usize::from(ok);
         }
-        Ok(Placed { replicas, wanted })
+        Ok(Placed {
+            replicas,
+            wanted,
+            missing: Vec::new(),
+        })
     }
 
     async fn push_manifest(
@@ -141,7 +150,11 @@ impl ContentService {
                 what: format!("a place for block {index} of {id}"),
             });
         }
-        Ok(Placed { replicas, wanted })
+        Ok(Placed {
+            replicas,
+            wanted,
+            missing: Vec::new(),
+        })
     }
 
     /// Sends block `index` of `id` (with its proof, and the manifest first

@@ -36,7 +36,24 @@ impl BlockStore {
     /// records dropped by `get`). A compaction error is returned after the
     /// removals took effect; the next `collect` compacts again.
     pub fn collect(&self, keep: impl Fn(&Hash) -> bool) -> Result<GcReport, PdfsError> {
+        self.collect_except(keep, |_| false)
+    }
+
+    /// [`BlockStore::collect`], sparing also every block `pinned` says yes
+    /// to (blocks staged for content not yet allocated). `pinned` is asked
+    /// just before each removal, so a block pinned while the collection
+    /// runs is spared, as long as it is pinned before it is stored.
+    pub fn collect_except(
+        &self,
+        keep: impl Fn(&Hash) -> bool,
+        pinned: impl Fn(&Hash) -> bool,
+    ) -> Result<GcReport, PdfsError> {
         let mut report = GcReport::default();
+        // The blocks are listed before the manifests are read: a block
+        // stored after its manifest (as uploads do) is then either not
+        // listed, or its manifest is read. Listed after, a block uploaded
+        // during the scan of a manifest stored during it would be taken.
+        let held = self.block_ids()?;
         let mut referenced = HashSet::new();
         let mut dropped = Vec::new();
         for content in self.contents()? {
@@ -53,8 +70,8 @@ impl BlockStore {
                 report.contents += 1;
             }
         }
-        for id in self.block_ids()? {
-            if referenced.contains(&id) {
+        for id in held {
+            if referenced.contains(&id) || pinned(&id) {
                 continue;
             }
             if let Some(len) = self.remove_block(&id)? {

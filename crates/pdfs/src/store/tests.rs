@@ -755,6 +755,21 @@ fn collect_keeps_shared_blocks() {
 }
 
 #[test]
+fn pinned_blocks_survive_collection_until_unpinned() {
+    let (_dir, s) = store(1 << 30);
+    let (staged, sb) = block(5, 1000);
+    let (orphan, ob) = block(6, 1000);
+    s.put(&staged, &sb).unwrap();
+    s.put(&orphan, &ob).unwrap();
+    let report = s.collect_except(|_| true, |b| *b == staged).unwrap();
+    assert_eq!(report.blocks, 1);
+    assert!(s.has(&staged) && !s.has(&orphan));
+    // Once nothing pins it, a block no manifest refers to is garbage.
+    assert_eq!(s.collect(|_| true).unwrap().blocks, 1);
+    assert!(!s.has(&staged));
+}
+
+#[test]
 fn concurrent_puts_count_once() {
     let (_dir, s) = store(1 << 30);
     let s = Arc::new(s);
