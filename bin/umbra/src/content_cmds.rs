@@ -16,7 +16,7 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use clap::Args;
 use futures::StreamExt;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use umbra_crypto::Keypair;
@@ -376,6 +376,13 @@ pub async fn put_file(o: &PutOptions) -> anyhow::Result<PutReport> {
         Ok(token) => format!("/content/{id}/manifest?upload={token}"),
         Err(_) => format!("/content/{id}/manifest"),
     };
+    if session.is_ok() && replicas > 1 && o.progress && std::io::stderr().is_terminal() {
+        // One request, which takes as long as the copies to other nodes.
+        eprintln!(
+            "placing {} blocks on {replicas} nodes each…",
+            manifest.block_count()
+        );
+    }
     let answer = gw
         .send(
             http::Method::POST,
