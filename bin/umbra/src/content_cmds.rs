@@ -435,11 +435,7 @@ pub async fn put_file(o: &PutOptions) -> anyhow::Result<PutReport> {
 
 /// Asks the node for a staging session: a ticket signed by the owner, for
 /// `size` bytes, bound to the node's identity and the current time.
-async fn open_staging(
-    gw: &Gateway,
-    owner: &Keypair,
-    size: u64,
-) -> anyhow::Result<String> {
+async fn open_staging(gw: &Gateway, owner: &Keypair, size: u64) -> anyhow::Result<String> {
     let status: serde_json::Value = serde_json::from_slice(&gw.get("/uploads").await?)
         .context("malformed answer to GET /uploads")?;
     let node = status["node"]

@@ -527,9 +527,12 @@ fn staged_uploads_are_signed_bounded_and_collected_when_abandoned() {
     assert_eq!(open(b"garbage").0, 400);
     assert_eq!(open(&[0u8; 1000]).0, 413);
 
-    // A session for 1,000 bytes.
-    let (status, body) = open(&ticket(&alice, 1000, now_ms(), &node).encode());
+    // A session for 1,000 bytes; its ticket opens no other.
+    let good = ticket(&alice, 1000, now_ms(), &node).encode();
+    let (status, body) = open(&good);
     assert_eq!(status, 200, "{body}");
+    let (status, why) = open(&good);
+    assert_eq!(status, 403, "a replayed ticket: {why}");
     let opened: Value = serde_json::from_str(&body).unwrap();
     let token = opened["token"].as_str().unwrap().to_string();
     assert_eq!(opened["reserved"], json!(1016), "{opened}");
@@ -611,7 +614,32 @@ fn staged_uploads_are_signed_bounded_and_collected_when_abandoned() {
             .is_some_and(|r| r.contains("no upload session")),
         "{v}"
     );
+    let fallback_id = v["content_id"].as_str().unwrap();
     let out = tmp.path().join("fallback.out");
-    get(&d, v["content_id"].as_str().unwrap(), &out, "dev:alice");
+    get(&d, fallback_id, &out, "dev:alice");
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&file).unwrap());
+
+    // A manifest naming a session that is not open places nothing: every
+    // block is reported missing, for its owner to upload the ordinary way.
+    let path = format!("/content/{fallback_id}/manifest");
+    let (status, _, manifest) = http_request(d.port, "GET", &path, &[], b"");
+    assert_eq!(status, 200);
+    let (status, _, body) = http_request(
+        d.port,
+        "POST",
+        &format!("{path}?upload={token}"),
+        &[],
+        &manifest,
+    );
+    let placed: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 200, "{placed}");
+    assert_eq!(placed["missing"], json!([0, 1]), "{placed}");
+    let (status, _, _) = http_request(
+        d.port,
+        "POST",
+        &format!("{path}?upload=nope"),
+        &[],
+        &manifest,
+    );
+    assert_eq!(status, 400);
 }

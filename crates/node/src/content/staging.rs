@@ -45,6 +45,8 @@ struct Session {
     /// Stored bytes the ticket allows (plaintext plus one tag per block).
     reserved: u64,
     used: u64,
+    /// The digest of the ticket that opened it: a ticket opens one session.
+    ticket: Hash,
     /// Every block staged, pinned against garbage collection.
     blocks: HashSet<Hash>,
     /// The staged blocks this session stored (the store lacked them), which
@@ -203,8 +205,14 @@ impl ContentService {
             .map_err(|e| ContentError::State(e.to_string()))?
             .balance;
         let reserved = stored_bound(ticket.size);
+        let digest = ticket.digest();
         let mut staging = self.staging.lock();
         staging.expire();
+        if staging.sessions.values().any(|s| s.ticket == digest) {
+            return Err(ContentError::Forbidden(
+                "this stage ticket has opened a session already".into(),
+            ));
+        }
         // What the owner has staged here, with this ticket, must be payable:
         // at least the cheapest allocation of all of it (one copy, lowest
         // priority, read-only, the shortest period).
@@ -250,6 +258,7 @@ impl ContentService {
             token.clone(),
             Session {
                 owner,
+                ticket: digest,
                 blocks_allowed: blocks_for(ticket.size),
                 reserved,
                 used: 0,
@@ -333,8 +342,7 @@ impl ContentService {
     /// Places the blocks of content `id` (whose manifest is stored) that
     /// session `token` staged on their K nodes, and ends the session.
     /// Blocks this node lacks are listed as missing, for the client to
-    /// upload the ordinary way. Without the session (expired, or the node
-    /// restarted) every block already here is placed all the same.
+    /// upload the ordinary way; without an open session, all of them are.
     pub async fn adopt_staged(&self, id: &Hash, token: &str) -> Result<Placed, ContentError> {
         let manifest = self.manifest(id)?.ok_or(ContentError::NoManifest(*id))?;
         let alloc = self.live_allocation(id)?;
@@ -344,13 +352,23 @@ impl ContentService {
             return Err(ContentError::NoStorageNodes);
         }
         // The stored manifest now keeps its blocks from garbage collection;
-        // the session's pins go at the next sweep.
+        // the session's pins go at the next sweep. Placing is done once, for
+        // the holder of an open session: without one (it ended, the node
+        // restarted, or it was adopted already) nothing is pushed, which
+        // keeps a stranger from making this node send the content again and
+        // again, and the client uploads every block the ordinary way.
         let fresh = match self.staging.lock().open(token) {
             Ok(s) => {
                 s.adopted = true;
                 std::mem::take(&mut s.fresh)
             }
-            Err(_) => HashSet::new(),
+            Err(_) => {
+                return Ok(Placed {
+                    replicas: 0,
+                    wanted,
+                    missing: (0..manifest.block_count()).collect(),
+                });
+            }
         };
         let placed: Vec<(u64, Option<usize>)> =
             futures::stream::iter(manifest.block_ids.iter().copied().enumerate())
