@@ -44,6 +44,12 @@ struct Case {
     /// shared VM this is often well below `threads`, and no executor can
     /// beat it; read `speedup` against it.
     machine_scaling: f64,
+    /// The best a scheduler could do on this workload here: the first
+    /// block's transactions cut into `threads` slices, each run by the
+    /// sequential executor on its own thread at once, against the same
+    /// slices one after another (no grouping, no merge; at hot ratio 0 the
+    /// slices share no key). `speedup` cannot beat this.
+    transfer_ceiling: f64,
     /// Digest of every block's state changes (exec) or the final state root
     /// (commit); equal for both executors or the run fails.
     result: Hash,
@@ -140,13 +146,8 @@ impl StateView for HashState {
     }
 }
 
-/// Execution only: each block runs on an in-memory state; applying its
-/// changes for the next block is not timed.
-fn run_exec(
-    w: &Workload,
-    exec: &dyn Executor,
-    prefix: [u8; 4],
-) -> anyhow::Result<(Duration, Hash)> {
+/// The senders' accounts, funded, on an in-memory state.
+fn genesis_state(w: &Workload) -> HashState {
     let mut state = HashState::default();
     for k in &w.senders {
         state.0.insert(
@@ -157,6 +158,61 @@ fn run_exec(
             }),
         );
     }
+    state
+}
+
+/// See [`Case::transfer_ceiling`]; best of five interleaved runs each way.
+fn transfer_ceiling(w: &Workload, threads: usize, prefix: [u8; 4]) -> anyhow::Result<f64> {
+    let Some(txs) = w.blocks.first() else {
+        return Ok(0.0);
+    };
+    let state = genesis_state(w);
+    let params = params();
+    let refs = GenesisRef(prefix);
+    let ctx = BlockContext {
+        chain_id: CHAIN_ID,
+        height: 1,
+        timestamp_ms: 1,
+        proposer: Default::default(),
+        randomness: [0; 32],
+        params: &params,
+        ref_blocks: &refs,
+    };
+    let slices: Vec<&[Transaction]> = txs.chunks(txs.len().div_ceil(threads).max(1)).collect();
+    let run = |slice: &[Transaction]| {
+        SequentialExecutor
+            .execute_block(&state, &ctx, slice, ExecMode::Produce)
+            .map(|out| std::hint::black_box(out.included.len()))
+    };
+    let (mut one, mut many) = (Duration::MAX, Duration::MAX);
+    for _ in 0..5 {
+        let t = Instant::now();
+        for slice in &slices {
+            run(slice)?;
+        }
+        one = one.min(t.elapsed());
+        let t = Instant::now();
+        std::thread::scope(|sc| -> anyhow::Result<()> {
+            let handles: Vec<_> = slices.iter().map(|sl| sc.spawn(|| run(sl))).collect();
+            for h in handles {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a slice's thread panicked"))??;
+            }
+            Ok(())
+        })?;
+        many = many.min(t.elapsed());
+    }
+    Ok(one.as_secs_f64() / many.as_secs_f64().max(1e-9))
+}
+
+/// Execution only: each block runs on an in-memory state; applying its
+/// changes for the next block is not timed.
+fn run_exec(
+    w: &Workload,
+    exec: &dyn Executor,
+    prefix: [u8; 4],
+) -> anyhow::Result<(Duration, Hash)> {
+    let mut state = genesis_state(w);
     let params = params();
     let refs = GenesisRef(prefix);
     let mut spent = Duration::ZERO;
@@ -290,6 +346,7 @@ pub fn exec(a: BenchExecArgs, json: bool) -> anyhow::Result<()> {
     for &hot in &a.hot_ratio {
         let w = workload(&a, hot, &senders, prefix);
         let scaling = machine_scaling(a.threads);
+        let ceiling = transfer_ceiling(&w, a.threads, prefix)?;
         let blocks = w.blocks.len();
         let case =
             |mode, executor, threads, d: Duration, result, split: Option<(Duration, Duration)>| {
@@ -307,6 +364,7 @@ pub fn exec(a: BenchExecArgs, json: bool) -> anyhow::Result<()> {
                     produce_ms: split.map(|s| s.0.as_secs_f64() * 1e3),
                     commit_ms: split.map(|s| s.1.as_secs_f64() * 1e3),
                     machine_scaling: scaling,
+                    transfer_ceiling: ceiling,
                     result,
                 }
             };
@@ -410,7 +468,7 @@ fn push_pair(cases: &mut Vec<Case>, seq: Case, mut par: Case) {
 
 fn table(cases: &[Case]) -> String {
     let mut s = String::from(
-        "mode    executor    threads  hot   blocks  tx/s        speedup  machine  produce/commit ms\n",
+        "mode    executor    threads  hot   blocks  tx/s        speedup  machine  ceiling  produce/commit ms\n",
     );
     for c in cases {
         let split = match (c.produce_ms, c.commit_ms) {
@@ -418,7 +476,7 @@ fn table(cases: &[Case]) -> String {
             _ => "-".into(),
         };
         s.push_str(&format!(
-            "{:<7} {:<11} {:<8} {:<5} {:<7} {:<11.0} {:<8.2} {:<8.2} {}\n",
+            "{:<7} {:<11} {:<8} {:<5} {:<7} {:<11.0} {:<8.2} {:<8.2} {:<8.2} {}\n",
             c.mode,
             c.executor,
             c.threads,
@@ -427,12 +485,15 @@ fn table(cases: &[Case]) -> String {
             c.tps,
             c.speedup,
             c.machine_scaling,
+            c.transfer_ceiling,
             split
         ));
     }
     s.push_str(
         "machine: the work rate of that many threads of independent hashing against one thread, \
-         measured just before the case",
+         measured just before the case; ceiling: the first block cut into that many slices, each \
+         run by the sequential executor on its own thread at once, against one after another \
+         (the best any scheduler could do)",
     );
     s
 }
