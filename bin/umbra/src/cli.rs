@@ -83,6 +83,12 @@ pub enum Command {
     Bench(BenchCmd),
     /// Store a file in PDFS: encrypt it (unless --public), pay for its
     /// storage on chain, and upload its blocks to the storage nodes.
+    ///
+    /// The file is read once: each block goes to the node as soon as it is
+    /// encrypted and hashed, staged there under a ticket you sign, and the
+    /// node places the blocks once the allocation is on chain. A node that
+    /// will not stage (full, or older) costs a second read of the file, and
+    /// the output says why.
     Put(crate::content_cmds::PutArgs),
     /// Fetch content by id, verify every block and decrypt it with the key
     /// from your grant.
