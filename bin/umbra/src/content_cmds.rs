@@ -488,16 +488,9 @@ async fn stage_file(
         .map(|(i, id, data)| {
             let gw = gw.clone();
             async move {
-                let len = data.len();
-                let r = gw
-                    .send(
-                        http::Method::PUT,
-                        &format!("/uploads/{token}/blocks/{id}"),
-                        Bytes::from(data),
-                    )
+                let (len, staged) = put_json(&gw, &format!("/uploads/{token}/blocks/{id}"), data)
                     .await
                     .with_context(|| format!("staging block {i}"))?;
-                let staged: serde_json::Value = serde_json::from_slice(&r).unwrap_or_default();
                 if staged["block"].as_str() != Some(&id.to_string()) {
                     bail!("the node did not confirm block {i} as {id}: {staged}");
                 }
@@ -736,17 +729,22 @@ fn read_sealed_block(
 /// PUTs block `i` of content `id`; returns its length and the copies the
 /// node reports.
 async fn put_block(gw: &Gateway, id: Hash, i: u64, data: Vec<u8>) -> anyhow::Result<(usize, u64)> {
-    let len = data.len();
-    let r = gw
-        .send(
-            http::Method::PUT,
-            &format!("/content/{id}/blocks/{i}"),
-            Bytes::from(data),
-        )
+    let (len, placed) = put_json(gw, &format!("/content/{id}/blocks/{i}"), data)
         .await
         .with_context(|| format!("uploading block {i}"))?;
-    let placed: serde_json::Value = serde_json::from_slice(&r).unwrap_or_default();
     Ok((len, placed["replicas"].as_u64().unwrap_or(0)))
+}
+
+/// PUTs a block to `path`; returns its length and the gateway's JSON
+/// answer (null if the answer is not JSON).
+async fn put_json(
+    gw: &Gateway,
+    path: &str,
+    data: Vec<u8>,
+) -> anyhow::Result<(usize, serde_json::Value)> {
+    let len = data.len();
+    let r = gw.send(http::Method::PUT, path, Bytes::from(data)).await?;
+    Ok((len, serde_json::from_slice(&r).unwrap_or_default()))
 }
 
 /// The file to store, unbuffered: the encoders read it a whole 256 KiB
