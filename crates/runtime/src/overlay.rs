@@ -80,13 +80,13 @@ impl<'a> Overlay<'a> {
     }
 
     /// Applies another overlay's writes on top of this one's.
-    pub fn absorb(&mut self, writes: Writes) {
-        if self.guard.is_some() {
-            for k in writes.keys() {
-                self.check(k);
+    pub fn absorb(&mut self, writes: impl IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>)>) {
+        for (k, v) in writes {
+            if self.guard.is_some() {
+                self.check(&k);
             }
+            self.writes.insert(k, v);
         }
-        self.writes.extend(writes);
     }
 
     /// Makes room for `additional` more written keys.

@@ -10,9 +10,11 @@ use umbra_types::{MessageBody, Payload, Transaction};
 pub struct ResourceSet {
     pub reads: Vec<Vec<u8>>,
     pub writes: Vec<Vec<u8>>,
-    /// Keys changed only by commutative additions (fees to the reward pool);
-    /// they never make two transactions conflict.
-    pub deltas: Vec<Vec<u8>>,
+    /// Accounts changed only by commutative additions (fees to the reward
+    /// pool, storage payments); they never make two transactions conflict.
+    /// Named, not keyed: every transaction has some, and a static list
+    /// costs no allocation on the declaration path.
+    pub deltas: &'static [Delta],
     /// False for calls that must run alone, after the parallel phase.
     pub parallel: bool,
 }
@@ -27,15 +29,27 @@ impl ResourceSet {
     }
 }
 
+/// A shared account that transactions only add to, credited at the end of
+/// the block (see `executor::Credits`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delta {
+    /// Fees ([`crate::fees::reward_pool`]).
+    RewardPool,
+    /// Storage payments ([`crate::fees::storage_pool`]).
+    StoragePool,
+}
+
+const FEE: &[Delta] = &[Delta::RewardPool];
+const FEE_AND_STORAGE: &[Delta] = &[Delta::RewardPool, Delta::StoragePool];
+
 /// The declared resource set of a transaction.
 pub fn resources_of(tx: &Transaction) -> ResourceSet {
     let sender = keys::account(&tx.sender_address());
-    let pool = keys::account(&crate::fees::reward_pool());
     match &tx.payload {
         Payload::Transfer { to, .. } => ResourceSet {
             reads: vec![],
             writes: vec![sender, keys::account(to)],
-            deltas: vec![pool],
+            deltas: FEE,
             parallel: true,
         },
         // Creation takes the next box id, and every create writes the
@@ -43,7 +57,7 @@ pub fn resources_of(tx: &Transaction) -> ResourceSet {
         Payload::BoxCreate { .. } => ResourceSet {
             reads: vec![],
             writes: vec![sender],
-            deltas: vec![pool],
+            deltas: FEE,
             parallel: false,
         },
         // A box call touches its own region and pays from the sender; the
@@ -60,7 +74,7 @@ pub fn resources_of(tx: &Transaction) -> ResourceSet {
                 MessageBody::Data(_) => vec![],
             },
             writes: vec![sender, crate::boxes::keys::region(name)],
-            deltas: vec![pool],
+            deltas: FEE,
             parallel: true,
         },
         Payload::BoxSetGate { name, .. }
@@ -69,7 +83,7 @@ pub fn resources_of(tx: &Transaction) -> ResourceSet {
         | Payload::BoxAllow { name, .. } => ResourceSet {
             reads: vec![],
             writes: vec![sender, crate::boxes::keys::region(name)],
-            deltas: vec![pool],
+            deltas: FEE,
             parallel: true,
         },
         // Elections touch the shared candidate table: rare, so they run
@@ -81,7 +95,7 @@ pub fn resources_of(tx: &Transaction) -> ResourceSet {
         | Payload::ElectionReport { .. } => ResourceSet {
             reads: vec![],
             writes: vec![sender],
-            deltas: vec![pool],
+            deltas: FEE,
             parallel: false,
         },
         // Storage payments go to the storage pool as a delta. Allocating
@@ -96,13 +110,13 @@ pub fn resources_of(tx: &Transaction) -> ResourceSet {
                 sk::readers(content_id),
                 sk::owned(&tx.sender_address()),
             ],
-            deltas: vec![pool, keys::account(&crate::fees::storage_pool())],
+            deltas: FEE_AND_STORAGE,
             parallel: true,
         },
         Payload::StorageRenew { content_id, .. } => ResourceSet {
             reads: vec![],
             writes: vec![sender, sk::allocation(content_id)],
-            deltas: vec![pool, keys::account(&crate::fees::storage_pool())],
+            deltas: FEE_AND_STORAGE,
             parallel: true,
         },
         Payload::StorageGrant {
@@ -115,7 +129,7 @@ pub fn resources_of(tx: &Transaction) -> ResourceSet {
                 sk::readers(content_id),
                 sk::granted(reader),
             ],
-            deltas: vec![pool],
+            deltas: FEE,
             parallel: true,
         },
         // Collection reaches the owner's and every reader's lists, and
@@ -125,7 +139,7 @@ pub fn resources_of(tx: &Transaction) -> ResourceSet {
         | Payload::StorageUnregister => ResourceSet {
             reads: vec![],
             writes: vec![sender],
-            deltas: vec![pool],
+            deltas: FEE,
             parallel: false,
         },
         Payload::SetEncryptionKey { .. } => ResourceSet {
@@ -134,7 +148,7 @@ pub fn resources_of(tx: &Transaction) -> ResourceSet {
                 sender,
                 crate::boxes::keys::encryption_key(&tx.sender_address()),
             ],
-            deltas: vec![pool],
+            deltas: FEE,
             parallel: true,
         },
     }

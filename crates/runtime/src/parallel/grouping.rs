@@ -148,7 +148,7 @@ mod tests {
         ResourceSet {
             reads: reads.iter().map(|k| vec![*k]).collect(),
             writes: writes.iter().map(|k| vec![*k]).collect(),
-            deltas: vec![vec![255]],
+            deltas: &[crate::resources::Delta::RewardPool],
             parallel: true,
         }
     }

@@ -58,6 +58,11 @@ const SAMPLE_FRACTION: usize = 16;
 
 type Outcome = Result<Receipt, TxInvalid>;
 
+/// A layer of writes sorted by key, each with its [`key_prefix`]: work
+/// units sort their own writes (on the pool, alongside the others' work),
+/// so the block's change set is a merge of sorted runs, not a sort.
+type Run = Vec<(u64, Vec<u8>, Option<Vec<u8>>)>;
+
 /// How a transaction declares what it touches. Normally [`resources_of`];
 /// tests substitute a lying declaration to exercise the safety net.
 pub type Declare = fn(&Transaction) -> ResourceSet;
@@ -77,7 +82,7 @@ pub struct ParallelExecutor {
 
 enum UnitResult {
     Clean {
-        changes: Writes,
+        changes: Run,
         outcomes: Vec<(usize, Outcome)>,
         credits: Credits,
     },
@@ -180,16 +185,16 @@ impl Executor for ParallelExecutor {
         if run
             .pending
             .iter()
-            .any(|w| w.keys().any(|k| run.credits.credits_account_key(k)))
+            .any(|w| w.iter().any(|(_, k, _)| run.credits.credits_account_key(k)))
         {
             run.settle();
         }
         // No credited account is in a pending layer now, so crediting in
         // `main` (the oldest layer) cannot be overridden.
         end_block(&mut run.main, &run.credits)?;
-        let mut layers = vec![run.main.into_writes()];
+        let mut layers = vec![sorted_run(run.main.into_writes())];
         layers.append(&mut run.pending);
-        let changes = self.sorted(layers);
+        let changes = merge_runs(layers);
         // Tens of thousands of small declarations are freed on an idle
         // worker instead of on the block's critical path.
         self.pool.spawn(move || drop(declared));
@@ -210,8 +215,8 @@ struct BlockRun<'a> {
     main: Overlay<'a>,
     /// Writes of finished work units, newer than `main`, not yet merged
     /// into it: merging costs a hash insert per key, and usually nothing
-    /// runs after the parallel phase, so they go straight to the final sort.
-    pending: Vec<Writes>,
+    /// runs after the parallel phase, so they go straight to the final merge.
+    pending: Vec<Run>,
     outcomes: Vec<Option<Outcome>>,
     credits: Credits,
 }
@@ -219,10 +224,10 @@ struct BlockRun<'a> {
 impl BlockRun<'_> {
     /// Merges pending unit writes into `main`, before anything reads it.
     fn settle(&mut self) {
-        let n = self.pending.iter().map(Writes::len).sum();
+        let n = self.pending.iter().map(Vec::len).sum();
         self.main.reserve(n);
-        for w in self.pending.drain(..) {
-            self.main.absorb(w);
+        for run in self.pending.drain(..) {
+            self.main.absorb(run.into_iter().map(|(_, k, v)| (k, v)));
         }
     }
 
@@ -241,6 +246,48 @@ fn key_prefix(k: &[u8]) -> u64 {
     let n = k.len().min(8);
     b[..n].copy_from_slice(&k[..n]);
     u64::from_be_bytes(b)
+}
+
+/// Writes sorted by key, for the final merge.
+fn sorted_run(writes: Writes) -> Run {
+    let mut run: Run = writes
+        .into_iter()
+        .map(|(k, v)| (key_prefix(&k), k, v))
+        .collect();
+    // A layer's keys are distinct, so an unstable sort is exact.
+    run.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    run
+}
+
+/// The block's changes from sorted layers, oldest first; a key in several
+/// layers takes the newest value. A linear scan of the heads: there are a
+/// few layers (one per work unit) and tens of thousands of keys.
+fn merge_runs(runs: Vec<Run>) -> Changes {
+    let total = runs.iter().map(Vec::len).sum();
+    let mut iters: Vec<_> = runs.into_iter().map(Vec::into_iter).collect();
+    let mut heads: Vec<Option<(u64, Vec<u8>, Option<Vec<u8>>)>> =
+        iters.iter_mut().map(Iterator::next).collect();
+    let mut out: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::with_capacity(total);
+    loop {
+        // The smallest key; of equal keys the oldest layer's first, so the
+        // newest comes last, and collecting keeps the last of equal keys.
+        let mut best: Option<(usize, (u64, &[u8]))> = None;
+        for (i, head) in heads.iter().enumerate() {
+            if let Some((p, k, _)) = head
+                && best.is_none_or(|(_, b)| (*p, k.as_slice()) < b)
+            {
+                best = Some((i, (*p, k.as_slice())));
+            }
+        }
+        let Some((i, _)) = best else {
+            break;
+        };
+        let next = iters[i].next();
+        if let Some((_, k, v)) = std::mem::replace(&mut heads[i], next) {
+            out.push((k, v));
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// Whether the critical path (the largest group, or an even share per
@@ -270,21 +317,6 @@ impl ParallelExecutor {
             return None;
         }
         Some(declared)
-    }
-
-    /// The block's changes in key order from layers, oldest first; a key in
-    /// several layers takes the newest value. Sorted on the pool.
-    fn sorted(&self, layers: Vec<Writes>) -> Changes {
-        let mut v: Vec<(u64, Vec<u8>, Option<Vec<u8>>)> =
-            Vec::with_capacity(layers.iter().map(Writes::len).sum());
-        for layer in layers {
-            v.extend(layer.into_iter().map(|(k, val)| (key_prefix(&k), k, val)));
-        }
-        // Stable, so equal keys stay oldest-to-newest; collecting into a
-        // BTreeMap keeps the last of equal keys.
-        self.pool
-            .install(|| v.par_sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1))));
-        v.into_iter().map(|(_, k, val)| (k, val)).collect()
     }
 
     /// Executes the parallelisable transactions `range`. `Ok(false)` means
@@ -458,7 +490,7 @@ fn run_unit(
         outcomes.push((i, outcome));
     }
     UnitResult::Clean {
-        changes: overlay.into_writes(),
+        changes: sorted_run(overlay.into_writes()),
         outcomes,
         credits,
     }
