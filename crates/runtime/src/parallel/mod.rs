@@ -61,7 +61,8 @@ type Outcome = Result<Receipt, TxInvalid>;
 /// A layer of writes sorted by key, each with its [`key_prefix`]: work
 /// units sort their own writes (on the pool, alongside the others' work),
 /// so the block's change set is a merge of sorted runs, not a sort.
-type Run = Vec<(u64, Vec<u8>, Option<Vec<u8>>)>;
+type Run = Vec<RunEntry>;
+type RunEntry = (u64, Vec<u8>, Option<Vec<u8>>);
 
 /// How a transaction declares what it touches. Normally [`resources_of`];
 /// tests substitute a lying declaration to exercise the safety net.
@@ -265,8 +266,7 @@ fn sorted_run(writes: Writes) -> Run {
 fn merge_runs(runs: Vec<Run>) -> Changes {
     let total = runs.iter().map(Vec::len).sum();
     let mut iters: Vec<_> = runs.into_iter().map(Vec::into_iter).collect();
-    let mut heads: Vec<Option<(u64, Vec<u8>, Option<Vec<u8>>)>> =
-        iters.iter_mut().map(Iterator::next).collect();
+    let mut heads: Vec<Option<RunEntry>> = iters.iter_mut().map(Iterator::next).collect();
     let mut out: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::with_capacity(total);
     loop {
         // The smallest key; of equal keys the oldest layer's first, so the
