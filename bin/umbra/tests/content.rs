@@ -601,6 +601,20 @@ fn staged_uploads_are_signed_bounded_and_collected_when_abandoned() {
     });
     assert_eq!(stage(&token, &id, &block).0, 404, "an ended session");
 
+    // A session stages at most its content's number of blocks, however
+    // small: a 1,000-byte content is one block.
+    let (status, body) = open(&ticket(&alice, 1000, now_ms(), &node).encode());
+    assert_eq!(status, 200, "{body}");
+    let small = serde_json::from_str::<Value>(&body).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tiny = |b: &[u8]| stage(&small, &umbra_types::sha256(b).to_string(), b);
+    assert_eq!(tiny(b"abc").0, 200);
+    let (status, why) = tiny(b"xyz");
+    assert_eq!(status, 507, "{why}");
+    assert!(why.contains("blocks are used up"), "{why}");
+
     // A node whose sessions end at once cannot stage: `put` reads the file
     // twice instead, says why, and the content still round-trips.
     d.terminate();

@@ -24,7 +24,7 @@ pub use error::ContentError;
 pub use register::ensure_registered;
 pub use repair::spawn_maintenance;
 pub use serve::Provider;
-pub use staging::{DEFAULT_STAGE_IDLE, StageOpened, StagedBlock, StagingStatus};
+pub use staging::{DEFAULT_STAGE_IDLE, STAGE_MAX_AGE, StageOpened, StagedBlock, StagingStatus};
 pub use upload::Placed;
 
 use crate::chain::Chain;

@@ -1,14 +1,16 @@
 //! Staged uploads: blocks a client uploads before its content is allocated,
 //! adopted when the manifest arrives (see `umbra_pdfs::StageTicket` for
 //! why). This is the one exception to "a node stores only blocks of
-//! allocated content", and it is bounded three ways:
+//! allocated content", and it is bounded four ways:
 //!
 //! - a session opens only with a ticket signed by an account that could pay
 //!   for the cheapest allocation of everything it has staged here;
+//! - a session holds at most its ticket's bytes and its content's number of
+//!   blocks;
 //! - all sessions together hold at most half of the store's capacity;
-//! - a session unused for its idle time (default [`DEFAULT_STAGE_IDLE`])
-//!   is dropped, and its blocks that no
-//!   manifest refers to go at the next garbage collection.
+//! - a session ends when unused for its idle time (default
+//!   [`DEFAULT_STAGE_IDLE`]) or [`STAGE_MAX_AGE`] after it opened, and its
+//!   blocks that no manifest refers to go at the next garbage collection.
 //!
 //! Staged blocks are written to the block store as they arrive (so adopting
 //! them costs no second write); the session pins them against garbage
@@ -27,6 +29,9 @@ use umbra_types::{Address, Hash, StorageMode};
 
 /// By default, a session with no block uploaded for this long is dropped.
 pub const DEFAULT_STAGE_IDLE: Duration = Duration::from_secs(600);
+/// A session ends this long after it opened, used or not: staging is for
+/// the time an upload takes, not a way to keep blocks without paying.
+pub const STAGE_MAX_AGE: Duration = Duration::from_secs(2 * 3600);
 /// How far a ticket's time may be from this node's clock, either way.
 const TICKET_SKEW_MS: u64 = 300_000;
 /// Most sessions open at once.
@@ -40,7 +45,8 @@ const PLACING: usize = 16;
 /// One open upload.
 struct Session {
     owner: Address,
-    /// Blocks of content this ticket may stage (what its price is for).
+    /// Blocks this ticket may stage: its content's block count (what its
+    /// price is for).
     blocks_allowed: u64,
     /// Stored bytes the ticket allows (plaintext plus one tag per block).
     reserved: u64,
@@ -52,6 +58,7 @@ struct Session {
     /// The staged blocks this session stored (the store lacked them), which
     /// this node may drop again once they are placed elsewhere.
     fresh: HashSet<Hash>,
+    opened: Instant,
     last_active: Instant,
     /// Its manifest is stored. The pins stay until the next upkeep's sweep,
     /// which runs before its garbage collection: a collection that read the
@@ -76,7 +83,8 @@ impl Staging {
 
     fn expire(&mut self) {
         let idle = self.idle;
-        self.sessions.retain(|_, s| s.last_active.elapsed() < idle);
+        self.sessions
+            .retain(|_, s| s.last_active.elapsed() < idle && s.opened.elapsed() < STAGE_MAX_AGE);
     }
 
     /// The open, not yet adopted, session `token`.
@@ -264,6 +272,7 @@ impl ContentService {
                 used: 0,
                 blocks: HashSet::new(),
                 fresh: HashSet::new(),
+                opened: Instant::now(),
                 last_active: Instant::now(),
                 adopted: false,
             },
@@ -298,6 +307,15 @@ impl ContentService {
                 return Err(ContentError::StagingFull(format!(
                     "the session's {} bytes are used up",
                     s.reserved
+                )));
+            }
+            // As many blocks as the content has, whatever their size: tiny
+            // blocks would otherwise cost a record (and index entry) each
+            // for a few bytes of the reservation.
+            if s.blocks.len() as u64 >= s.blocks_allowed {
+                return Err(ContentError::StagingFull(format!(
+                    "the session's {} blocks are used up",
+                    s.blocks_allowed
                 )));
             }
             // Pinned before it is stored, so a collection running now
