@@ -48,7 +48,8 @@ struct Case {
     /// block's transactions cut into `threads` slices, each run by the
     /// sequential executor on its own thread at once, against the same
     /// slices one after another (no grouping, no merge; at hot ratio 0 the
-    /// slices share no key). `speedup` cannot beat this.
+    /// slices share no key). Like `machine_scaling`, a reading of the
+    /// machine at that moment: read `speedup` against it.
     transfer_ceiling: f64,
     /// Digest of every block's state changes (exec) or the final state root
     /// (commit); equal for both executors or the run fails.

@@ -96,7 +96,7 @@ enum Route {
     Manifest(Hash),
     Block(Hash, u64),
     Local(Hash),
-    /// `POST /uploads`
+    /// `/uploads`: GET the staging status, POST a ticket to open a session.
     Stage,
     /// `PUT /uploads/{token}/blocks/{block id}`
     StageBlock(String, Hash),
