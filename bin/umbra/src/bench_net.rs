@@ -542,6 +542,7 @@ async fn run(
     ));
     let child = Command::new(&program)
         .arg("testnet")
+        .arg("--exit-with-parent")
         .arg("--nodes")
         .arg(a.nodes.to_string())
         .arg("--dir")

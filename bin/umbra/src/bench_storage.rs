@@ -94,6 +94,7 @@ pub async fn storage(a: BenchStorageArgs, json: bool) -> anyhow::Result<()> {
     let child = Command::new(&program)
         .args([
             "testnet",
+            "--exit-with-parent",
             "--storage",
             "--nodes",
             &a.nodes.to_string(),

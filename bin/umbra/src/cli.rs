@@ -198,6 +198,11 @@ pub struct TestnetArgs {
     pub storage: bool,
     #[command(flatten)]
     pub store: StorageArgs,
+    /// Stop the network when the process that started it exits (the
+    /// benchmarks set this, so a killed benchmark leaves no node running).
+    /// The nodes always stop when this launcher exits, even if it is killed.
+    #[arg(long)]
+    pub exit_with_parent: bool,
 }
 
 #[derive(Args)]
@@ -243,6 +248,10 @@ pub struct NodeArgs {
     pub storage: Option<PathBuf>,
     #[command(flatten)]
     pub store: StorageArgs,
+    /// Stop when the process that started this node exits (`umbra testnet`
+    /// sets this, so a killed launcher leaves no node running).
+    #[arg(long)]
+    pub exit_with_parent: bool,
 }
 
 /// How a storage node keeps content.

@@ -43,8 +43,38 @@ pub(crate) async fn wait_for_shutdown() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-pub(crate) async fn run_until_signal(node: Node) {
-    wait_for_shutdown().await;
+/// Returns once the process that started this one has exited (this one
+/// was re-parented), checking twice a second; never without `watch`.
+pub(crate) async fn parent_exited(watch: bool) {
+    if !watch {
+        return std::future::pending().await;
+    }
+    #[cfg(unix)]
+    {
+        let parent = std::os::unix::process::parent_id();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            if std::os::unix::process::parent_id() != parent {
+                return;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending().await
+}
+
+/// Ctrl-C, SIGTERM, or (with `exit_with_parent`) the parent's exit.
+pub(crate) async fn wait_for_stop(exit_with_parent: bool) {
+    tokio::select! {
+        _ = wait_for_shutdown() => {}
+        _ = parent_exited(exit_with_parent) => {
+            tracing::warn!(target: "umbra::node", "the process that started this one exited");
+        }
+    }
+}
+
+pub(crate) async fn run_until_signal(node: Node, exit_with_parent: bool) {
+    wait_for_stop(exit_with_parent).await;
     tracing::info!(target: "umbra::node", "shutting down");
     node.stop().await;
 }
@@ -127,7 +157,7 @@ pub async fn devnet(a: DevnetArgs, g: &Global) -> anyhow::Result<()> {
             "Stop with Ctrl-C; run again to continue the same chain, or with --fresh to start over."
         );
     }
-    run_until_signal(node).await;
+    run_until_signal(node, false).await;
     Ok(())
 }
 
@@ -194,6 +224,6 @@ pub async fn node(a: NodeArgs, g: &Global) -> anyhow::Result<()> {
             println!("p2p: {a}");
         }
     }
-    run_until_signal(node).await;
+    run_until_signal(node, a.exit_with_parent).await;
     Ok(())
 }

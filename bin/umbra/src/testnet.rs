@@ -163,6 +163,7 @@ pub async fn testnet(a: TestnetArgs) -> anyhow::Result<()> {
             "--p2p".into(),
             listen,
             "--admin-rpc".into(),
+            "--exit-with-parent".into(),
         ];
         if a.storage {
             args.extend([
@@ -235,7 +236,7 @@ pub async fn testnet(a: TestnetArgs) -> anyhow::Result<()> {
     println!("Try:  umbra status --rpc {}", file.nodes[0].rpc);
     println!("Stop with Ctrl-C (stops every node).");
 
-    supervise(children).await;
+    supervise(children, a.exit_with_parent).await;
     Ok(())
 }
 
@@ -256,11 +257,12 @@ fn spawn_node(program: &Path, args: &[String], out: &Path, log: &Path) -> anyhow
         .with_context(|| format!("cannot start {}", program.display()))
 }
 
-/// Waits for Ctrl-C / SIGTERM, then stops every node. A node that exits
-/// on its own (a test killed it) is only reported.
-async fn supervise(mut children: Vec<Child>) {
+/// Waits for Ctrl-C / SIGTERM (or, with `exit_with_parent`, the parent's
+/// exit), then stops every node. A node that exits on its own (a test
+/// killed it) is only reported.
+async fn supervise(mut children: Vec<Child>, exit_with_parent: bool) {
     let mut reported = vec![false; children.len()];
-    let shutdown = crate::run_node::wait_for_shutdown();
+    let shutdown = crate::run_node::wait_for_stop(exit_with_parent);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
