@@ -633,16 +633,10 @@ async fn upload_file(
         })
     });
     let mut bar = Progress::new("uploading", manifest.size, !o.progress);
-    let mut uploads = tokio_stream_of(rx)
+    let uploads = tokio_stream_of(rx)
         .map(|(i, data)| put_block(gw, id, i, data))
         .buffer_unordered(concurrency);
-    let mut min_replicas = u64::MAX;
-    while let Some(r) = uploads.next().await {
-        let (len, copies) = r?;
-        min_replicas = min_replicas.min(copies);
-        bar.add(len.min(umbra_pdfs::BLOCK_SIZE) as u64);
-    }
-    drop(uploads);
+    let copies = fewest_copies(uploads, &mut bar).await?;
     let sealed = encoder.await??;
     if sealed != manifest.size {
         bail!(
@@ -652,11 +646,23 @@ async fn upload_file(
         );
     }
     bar.finish();
-    Ok(if min_replicas == u64::MAX {
-        0
-    } else {
-        min_replicas
-    })
+    Ok(copies)
+}
+
+/// Awaits block uploads (each giving its length and the copies placed),
+/// advancing `bar`; returns the fewest copies any block got (0 for none).
+async fn fewest_copies(
+    uploads: impl futures::Stream<Item = anyhow::Result<(usize, u64)>>,
+    bar: &mut Progress,
+) -> anyhow::Result<u64> {
+    let mut uploads = std::pin::pin!(uploads);
+    let mut fewest = None::<u64>;
+    while let Some(r) = uploads.next().await {
+        let (len, copies) = r?;
+        fewest = Some(fewest.map_or(copies, |f| f.min(copies)));
+        bar.add(len.min(umbra_pdfs::BLOCK_SIZE) as u64);
+    }
+    Ok(fewest.unwrap_or(0))
 }
 
 /// Uploads the listed blocks the ordinary way, read and encrypted again
@@ -677,7 +683,7 @@ async fn upload_again(
     let path = o.file.clone();
     let bytes = indexes.len() as u64 * umbra_pdfs::BLOCK_SIZE as u64;
     let mut bar = Progress::new("uploading", bytes.min(size), !o.progress);
-    let mut uploads = futures::stream::iter(indexes.iter().copied())
+    let uploads = futures::stream::iter(indexes.iter().copied())
         .map(|i| {
             let (key, path) = (key.clone(), path.clone());
             async move {
@@ -689,18 +695,9 @@ async fn upload_again(
             }
         })
         .buffer_unordered(concurrency);
-    let mut min_replicas = u64::MAX;
-    while let Some(r) = uploads.next().await {
-        let (len, copies) = r?;
-        min_replicas = min_replicas.min(copies);
-        bar.add(len.min(umbra_pdfs::BLOCK_SIZE) as u64);
-    }
+    let copies = fewest_copies(uploads, &mut bar).await?;
     bar.finish();
-    Ok(if min_replicas == u64::MAX {
-        0
-    } else {
-        min_replicas
-    })
+    Ok(copies)
 }
 
 /// Block `i` of the file as stored: read at its offset and sealed.
