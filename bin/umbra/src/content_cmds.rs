@@ -400,6 +400,12 @@ pub async fn put_file(o: &PutOptions) -> anyhow::Result<PutReport> {
                 .map(|a| a.iter().filter_map(|v| v.as_u64()).collect())
                 .unwrap_or_default();
             let placed_copies = placed["replicas"].as_u64().unwrap_or(0);
+            if let Some(bad) = missing.iter().find(|&&i| i >= manifest.block_count()) {
+                bail!(
+                    "the node says block {bad} is missing, but the content has {} blocks",
+                    manifest.block_count()
+                );
+            }
             if missing.is_empty() {
                 placed_copies
             } else {
