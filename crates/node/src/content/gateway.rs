@@ -188,6 +188,9 @@ async fn handle(content: Option<Arc<ContentService>>, req: HttpRequest) -> HttpR
             }
         }
         (&Method::PUT, Route::StageBlock(token, block)) => {
+            if !content.stage_is_open(&token) {
+                return error(&ContentError::NoSession(token));
+            }
             match read_frames(&parts, body, umbra_pdfs::MAX_STORED_BLOCK).await {
                 Ok(frames) => content
                     .stage_block(&token, block, frames)

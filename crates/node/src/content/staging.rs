@@ -284,6 +284,12 @@ impl ContentService {
         })
     }
 
+    /// Whether `token` names an open session (checked before a block's
+    /// body is read, so a stranger cannot make the node read it).
+    pub fn stage_is_open(&self, token: &str) -> bool {
+        self.staging.lock().open(token).is_ok()
+    }
+
     /// Stores a block of a session, given as the frames it arrived in, if it
     /// hashes to `id` and fits in what the session's ticket allows.
     pub async fn stage_block(
