@@ -200,6 +200,11 @@ async fn handle(content: Option<Arc<ContentService>>, req: HttpRequest) -> HttpR
             }
         }
         (&Method::PUT, Route::Block(id, i)) => {
+            // Refused before the body is read, so unpaid uploads cost no
+            // reading.
+            if let Err(e) = content.block_upload_allowed(&id, i) {
+                return error(&e);
+            }
             match read_frames(&parts, body, umbra_pdfs::MAX_STORED_BLOCK).await {
                 Ok(frames) => content
                     .upload_block(&id, i, frames)

@@ -82,14 +82,15 @@ impl ContentService {
         ok
     }
 
-    /// Places block `index` of content `id`, given as the frames it was
-    /// uploaded in, on its K nodes.
-    pub async fn upload_block(
+    /// The manifest of `id`, its block `index`'s id and the allocation, if
+    /// this node takes that block: the manifest is here, the block is in it,
+    /// and the content is allocated and unexpired. Checked before an
+    /// upload's body is read, and again when it has been.
+    pub fn block_upload_allowed(
         &self,
         id: &Hash,
         index: u64,
-        frames: Vec<Bytes>,
-    ) -> Result<Placed, ContentError> {
+    ) -> Result<(Arc<umbra_pdfs::Manifest>, Hash, umbra_types::Allocation), ContentError> {
         let manifest = self.manifest(id)?.ok_or(ContentError::NoManifest(*id))?;
         let block_id =
             *manifest
@@ -100,10 +101,22 @@ impl ContentService {
                     index,
                     blocks: manifest.block_count(),
                 })?;
+        let alloc = self.live_allocation(id)?;
+        Ok((manifest, block_id, alloc))
+    }
+
+    /// Places block `index` of content `id`, given as the frames it was
+    /// uploaded in, on its K nodes.
+    pub async fn upload_block(
+        &self,
+        id: &Hash,
+        index: u64,
+        frames: Vec<Bytes>,
+    ) -> Result<Placed, ContentError> {
+        let (manifest, block_id, alloc) = self.block_upload_allowed(id, index)?;
         if frames.iter().map(Bytes::len).sum::<usize>() > umbra_pdfs::MAX_STORED_BLOCK {
             return Err(ContentError::WrongBlock { id: *id, index });
         }
-        let alloc = self.live_allocation(id)?;
         let wanted = usize::from(alloc.replicas);
         let live = self.live_nodes().await?;
         if live.is_empty() {
