@@ -600,6 +600,12 @@ fn staged_uploads_are_signed_bounded_and_collected_when_abandoned() {
         s["sessions"] == json!(0) && s["store_blocks"].as_u64() == Some(before)
     });
     assert_eq!(stage(&token, &id, &block).0, 404, "an ended session");
+    // Its ticket, still within its time, opens no new session either.
+    let (status, why) = open(&good);
+    assert_eq!(
+        status, 403,
+        "a ticket replayed after its session ended: {why}"
+    );
 
     // A session stages at most its content's number of blocks, however
     // small: a 1,000-byte content is one block.

@@ -36,6 +36,9 @@ pub const STAGE_MAX_AGE: Duration = Duration::from_secs(2 * 3600);
 const TICKET_SKEW_MS: u64 = 300_000;
 /// Most sessions open at once.
 const MAX_SESSIONS: usize = 256;
+/// Most tickets remembered as used (each until it could no longer be
+/// accepted anyway); past this, new sessions wait.
+const MAX_USED_TICKETS: usize = 65_536;
 /// Staging may hold at most 1/`STAGING_SHARE` of the store's capacity
 /// (the rest stays for content already paid for).
 const STAGING_SHARE: u64 = 2;
@@ -51,8 +54,6 @@ struct Session {
     /// Stored bytes the ticket allows (plaintext plus one tag per block).
     reserved: u64,
     used: u64,
-    /// The digest of the ticket that opened it: a ticket opens one session.
-    ticket: Hash,
     /// Every block staged, pinned against garbage collection.
     blocks: HashSet<Hash>,
     /// The staged blocks this session stored (the store lacked them), which
@@ -69,6 +70,10 @@ struct Session {
 /// The open sessions, by token.
 pub(crate) struct Staging {
     sessions: HashMap<String, Session>,
+    /// Digests of tickets that opened a session, with the time (ms) after
+    /// which the clock check refuses them anyway: a ticket opens one
+    /// session, even after that session has ended.
+    used_tickets: HashMap<Hash, u64>,
     /// A session unused this long is dropped.
     idle: Duration,
 }
@@ -77,11 +82,14 @@ impl Staging {
     pub(crate) fn new(idle: Duration) -> Self {
         Staging {
             sessions: HashMap::new(),
+            used_tickets: HashMap::new(),
             idle,
         }
     }
 
     fn expire(&mut self) {
+        let now = now_ms();
+        self.used_tickets.retain(|_, until| *until >= now);
         let idle = self.idle;
         self.sessions
             .retain(|_, s| s.last_active.elapsed() < idle && s.opened.elapsed() < STAGE_MAX_AGE);
@@ -216,9 +224,14 @@ impl ContentService {
         let digest = ticket.digest();
         let mut staging = self.staging.lock();
         staging.expire();
-        if staging.sessions.values().any(|s| s.ticket == digest) {
+        if staging.used_tickets.contains_key(&digest) {
             return Err(ContentError::Forbidden(
                 "this stage ticket has opened a session already".into(),
+            ));
+        }
+        if staging.used_tickets.len() >= MAX_USED_TICKETS {
+            return Err(ContentError::StagingFull(
+                "too many uploads opened here in the last minutes".into(),
             ));
         }
         // What the owner has staged here, with this ticket, must be payable:
@@ -259,6 +272,9 @@ impl ContentService {
                 "{MAX_SESSIONS} uploads are open here already"
             )));
         }
+        staging
+            .used_tickets
+            .insert(digest, ticket.timestamp_ms.saturating_add(TICKET_SKEW_MS));
         let mut raw = [0u8; 16];
         OsRng.fill_bytes(&mut raw);
         let token = hex::encode(raw);
@@ -266,7 +282,6 @@ impl ContentService {
             token.clone(),
             Session {
                 owner,
-                ticket: digest,
                 blocks_allowed: blocks_for(ticket.size),
                 reserved,
                 used: 0,
