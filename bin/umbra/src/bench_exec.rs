@@ -44,6 +44,13 @@ struct Case {
     /// shared VM this is often well below `threads`, and no executor can
     /// beat it; read `speedup` against it.
     machine_scaling: f64,
+    /// The same for register-only arithmetic, which keeps a core's
+    /// execution units busy and touches no memory: below `threads` only
+    /// when the threads share a physical core (see `bench_machine`).
+    machine_alu: f64,
+    /// The same for a pointer chase in L1, which leaves execution units
+    /// idle: near `threads` even on hyperthreads of one core.
+    machine_chase: f64,
     /// The best a scheduler could do on this workload here: the first
     /// block's transactions cut into `threads` slices, each run by the
     /// sequential executor on its own thread at once, against the same
@@ -346,7 +353,7 @@ pub fn exec(a: BenchExecArgs, json: bool) -> anyhow::Result<()> {
     let mut cases: Vec<Case> = Vec::new();
     for &hot in &a.hot_ratio {
         let w = workload(&a, hot, &senders, prefix);
-        let scaling = machine_scaling(a.threads);
+        let machine = crate::bench_machine::measure(a.threads);
         let ceiling = transfer_ceiling(&w, a.threads, prefix)?;
         let blocks = w.blocks.len();
         let case =
@@ -364,7 +371,9 @@ pub fn exec(a: BenchExecArgs, json: bool) -> anyhow::Result<()> {
                     speedup: 1.0,
                     produce_ms: split.map(|s| s.0.as_secs_f64() * 1e3),
                     commit_ms: split.map(|s| s.1.as_secs_f64() * 1e3),
-                    machine_scaling: scaling,
+                    machine_scaling: machine.hashing,
+                    machine_alu: machine.alu,
+                    machine_chase: machine.chase,
                     transfer_ceiling: ceiling,
                     result,
                 }
@@ -431,34 +440,6 @@ pub fn exec(a: BenchExecArgs, json: bool) -> anyhow::Result<()> {
     crate::output::emit(json, &cases, || table(&cases))
 }
 
-/// Independent work (a SHA-256 chain) on one thread, then on `threads`
-/// threads at once, best of three interleaved runs each: how many threads'
-/// worth of work the machine really does in parallel right now.
-fn machine_scaling(threads: usize) -> f64 {
-    const ROUNDS: usize = 200_000;
-    let work = || {
-        let mut h = Hash::ZERO;
-        for _ in 0..ROUNDS {
-            h = sha256(&h.0);
-        }
-        std::hint::black_box(h);
-    };
-    let (mut one, mut many) = (Duration::MAX, Duration::MAX);
-    for _ in 0..3 {
-        let t = Instant::now();
-        work();
-        one = one.min(t.elapsed());
-        let t = Instant::now();
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(work);
-            }
-        });
-        many = many.min(t.elapsed());
-    }
-    threads as f64 * one.as_secs_f64() / many.as_secs_f64().max(1e-9)
-}
-
 fn push_pair(cases: &mut Vec<Case>, seq: Case, mut par: Case) {
     if seq.tps > 0.0 {
         par.speedup = par.tps / seq.tps;
@@ -469,7 +450,7 @@ fn push_pair(cases: &mut Vec<Case>, seq: Case, mut par: Case) {
 
 fn table(cases: &[Case]) -> String {
     let mut s = String::from(
-        "mode    executor    threads  hot   blocks  tx/s        speedup  machine  ceiling  produce/commit ms\n",
+        "mode    executor    threads  hot   blocks  tx/s        speedup  machine  alu   chase ceiling  produce/commit ms\n",
     );
     for c in cases {
         let split = match (c.produce_ms, c.commit_ms) {
@@ -477,7 +458,7 @@ fn table(cases: &[Case]) -> String {
             _ => "-".into(),
         };
         s.push_str(&format!(
-            "{:<7} {:<11} {:<8} {:<5} {:<7} {:<11.0} {:<8.2} {:<8.2} {:<8.2} {}\n",
+            "{:<7} {:<11} {:<8} {:<5} {:<7} {:<11.0} {:<8.2} {:<8.2} {:<5.2} {:<5.2} {:<8.2} {}\n",
             c.mode,
             c.executor,
             c.threads,
@@ -486,13 +467,17 @@ fn table(cases: &[Case]) -> String {
             c.tps,
             c.speedup,
             c.machine_scaling,
+            c.machine_alu,
+            c.machine_chase,
             c.transfer_ceiling,
             split
         ));
     }
     s.push_str(
         "machine: the work rate of that many threads of independent hashing against one thread, \
-         measured just before the case; ceiling: the first block cut into that many slices, each \
+         measured just before the case; alu and chase: the same for register-only arithmetic and \
+         for a pointer chase in L1 (alu well below chase means the threads share a physical \
+         core's execution units); ceiling: the first block cut into that many slices, each \
          run by the sequential executor on its own thread at once, against one after another \
          (the best any scheduler could do)",
     );

@@ -5,6 +5,7 @@
 mod bench;
 mod bench_exec;
 mod bench_gates;
+mod bench_machine;
 mod bench_net;
 mod bench_storage;
 mod box_cmds;
