@@ -2,20 +2,22 @@
 //! parallel, without signatures or networking — execution alone on an
 //! in-memory state, and execution with the JMT root and the RocksDB commit.
 
-use crate::cli::BenchExecArgs;
+use crate::cli::{BenchExecArgs, ExecWorkload};
 use anyhow::{Context, bail};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 use umbra_crypto::{Keypair, dev_keypair};
 use umbra_node::spec::{ConsensusSpec, GenesisBalance};
 use umbra_node::{Chain, ChainSpec};
+use umbra_runtime::boxes::{BoxRecord, Gate, keys as box_keys};
 use umbra_runtime::{
     Account, BlockContext, ChainParams, ExecMode, Executor, ParallelExecutor, RefBlocks,
     SequentialExecutor, keys,
 };
 use umbra_storage::{StateView, StorageError, Store, StoreConfig};
 use umbra_types::{
-    Address, Hash, Payload, RefBlock, Signature, Transaction, encode, parse_amount, sha256,
+    Address, GateKind, Hash, MessageBody, Payload, RefBlock, Signature, Transaction, TxStatus,
+    encode, parse_amount, sha256,
 };
 
 const CHAIN_ID: u64 = 4243;
@@ -64,6 +66,7 @@ struct Case {
 }
 
 struct Workload {
+    kind: ExecWorkload,
     senders: Vec<Keypair>,
     blocks: Vec<Vec<Transaction>>,
 }
@@ -88,9 +91,23 @@ fn hot_account() -> Address {
     Address(sha256(b"umbra/bench-hot-account").0)
 }
 
-/// Transfers from `accounts` senders taken in turn (a block of at most
-/// `accounts` transactions has each sender once) to fresh receivers, or to
-/// one hot account with probability `hot`.
+/// Sender `i`'s own box in the pushes workload.
+fn box_of(i: usize) -> String {
+    format!("bench_{i}")
+}
+
+const HOT_BOX: &str = "bench_hot";
+
+/// Owner of every bench box. Not a sender, so the write gate's owner
+/// short-cut never applies and each push runs the allow-list check.
+fn box_owner() -> Address {
+    Address(sha256(b"umbra/bench-box-owner").0)
+}
+
+/// Transactions from `accounts` senders taken in turn (a block of at most
+/// `accounts` transactions has each sender once): transfers to fresh
+/// receivers, or to one hot account with probability `hot`; or pushes into
+/// the sender's own box, or into one hot box with probability `hot`.
 fn workload(a: &BenchExecArgs, hot: f64, senders: &[Keypair], prefix: [u8; 4]) -> Workload {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ hot.to_bits());
     let mut nonces = vec![0u64; senders.len()];
@@ -98,10 +115,20 @@ fn workload(a: &BenchExecArgs, hot: f64, senders: &[Keypair], prefix: [u8; 4]) -
     let txs: Vec<Transaction> = (0..a.txs)
         .map(|k| {
             let s = k % senders.len();
-            let to = if rng.unit() < hot {
-                hot_addr
-            } else {
-                receiver(k % a.accounts)
+            let is_hot = rng.unit() < hot;
+            let payload = match a.workload {
+                ExecWorkload::Transfers => Payload::Transfer {
+                    to: if is_hot {
+                        hot_addr
+                    } else {
+                        receiver(k % a.accounts)
+                    },
+                    amount: 1_000,
+                },
+                ExecWorkload::Pushes => Payload::BoxPush {
+                    name: if is_hot { HOT_BOX.into() } else { box_of(s) },
+                    body: MessageBody::Data(k.to_le_bytes().repeat(8)),
+                },
             };
             let nonce = nonces[s];
             nonces[s] += 1;
@@ -114,12 +141,13 @@ fn workload(a: &BenchExecArgs, hot: f64, senders: &[Keypair], prefix: [u8; 4]) -
                     hash_prefix: prefix,
                 },
                 max_fee: 1_000_000_000,
-                payload: Payload::Transfer { to, amount: 1_000 },
+                payload,
                 signature: Signature::default(),
             }
         })
         .collect();
     Workload {
+        kind: a.workload,
         senders: senders.to_vec(),
         blocks: txs.chunks(a.block_txs).map(<[_]>::to_vec).collect(),
     }
@@ -154,8 +182,10 @@ impl StateView for HashState {
     }
 }
 
-/// The senders' accounts, funded, on an in-memory state.
-fn genesis_state(w: &Workload) -> HashState {
+/// The senders' accounts, funded, on an in-memory state; for pushes also
+/// each sender's box and the hot box, with an allow-list write gate that
+/// lists the sender (and every sender on the hot box).
+fn genesis_state(w: &Workload) -> anyhow::Result<HashState> {
     let mut state = HashState::default();
     for k in &w.senders {
         state.0.insert(
@@ -166,7 +196,40 @@ fn genesis_state(w: &Workload) -> HashState {
             }),
         );
     }
-    state
+    if w.kind == ExecWorkload::Pushes {
+        let code = umbra_sdk::gates::owner_or_listed()?;
+        let gate = encode(&Gate {
+            gas_bound: umbra_vm::Script::decode(&code)?.gas_bound(),
+            code,
+        });
+        let names = (0..w.senders.len())
+            .map(box_of)
+            .chain([HOT_BOX.to_string()]);
+        for (id, name) in names.enumerate() {
+            let rec = BoxRecord {
+                id: id as u64,
+                owner: box_owner(),
+                created_height: 0,
+                next_index: 0,
+                live: 0,
+            };
+            state.0.insert(box_keys::record(&name), encode(&rec));
+            state
+                .0
+                .insert(box_keys::gate(&name, GateKind::Write), gate.clone());
+            let listed: Box<dyn Iterator<Item = &Keypair>> = if name == HOT_BOX {
+                Box::new(w.senders.iter())
+            } else {
+                Box::new(w.senders.get(id).into_iter())
+            };
+            for k in listed {
+                state
+                    .0
+                    .insert(box_keys::listed(&name, &k.address()), vec![1]);
+            }
+        }
+    }
+    Ok(state)
 }
 
 /// See [`Case::transfer_ceiling`]; best of five interleaved runs each way.
@@ -174,7 +237,7 @@ fn transfer_ceiling(w: &Workload, threads: usize, prefix: [u8; 4]) -> anyhow::Re
     let Some(txs) = w.blocks.first() else {
         return Ok(0.0);
     };
-    let state = genesis_state(w);
+    let state = genesis_state(w)?;
     let params = params();
     let refs = GenesisRef(prefix);
     let ctx = BlockContext {
@@ -220,7 +283,7 @@ fn run_exec(
     exec: &dyn Executor,
     prefix: [u8; 4],
 ) -> anyhow::Result<(Duration, Hash)> {
-    let mut state = genesis_state(w);
+    let mut state = genesis_state(w)?;
     let params = params();
     let refs = GenesisRef(prefix);
     let mut spent = Duration::ZERO;
@@ -245,6 +308,11 @@ fn run_exec(
                 txs.len(),
                 out.rejected.first()
             );
+        }
+        // A refused gate or short balance still includes the transaction:
+        // the figure would then be of failures, not of the work.
+        if let Some(r) = out.receipts.iter().find(|r| r.status != TxStatus::Success) {
+            bail!("block {b}: a call failed: {:?}", r.status);
         }
         digest = sha256(&encode(&(digest, &out.changes, &out.receipts)));
         for (k, v) in out.changes {
@@ -333,6 +401,12 @@ pub fn exec(a: BenchExecArgs, json: bool) -> anyhow::Result<()> {
         bail!(
             "--block-txs is above the chain's limit of {} per block",
             ChainParams::default().max_block_txs
+        );
+    }
+    if a.workload == ExecWorkload::Pushes && a.mode.includes_commit() {
+        bail!(
+            "--workload pushes measures execution only (its boxes are placed in an in-memory \
+             state, not created on a chain): add --mode exec"
         );
     }
     if let Some(bad) = a.hot_ratio.iter().find(|p| !(0.0..=1.0).contains(*p)) {

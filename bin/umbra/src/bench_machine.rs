@@ -28,7 +28,7 @@ pub struct MachineScaling {
     pub chase: f64,
 }
 
-/// All three probes, about a second in all.
+/// All three probes, well under a second each in any build.
 pub fn measure(threads: usize) -> MachineScaling {
     MachineScaling {
         hashing: scaling(threads, hashing),
@@ -37,16 +37,16 @@ pub fn measure(threads: usize) -> MachineScaling {
     }
 }
 
-fn hashing() {
+fn hashing(rounds: u64) {
     let mut h = Hash::ZERO;
-    for _ in 0..200_000 {
+    for _ in 0..black_box(rounds) {
         h = sha256(&h.0);
     }
     black_box(h);
 }
 
-fn alu() {
-    let n = black_box(40_000_000u64);
+fn alu(rounds: u64) {
+    let n = black_box(rounds * 200);
     let (mut a, mut b, mut c, mut d, mut e, mut f) =
         black_box((1u64, 2u64, 3u64, 4u64, 5u64, 6u64));
     for i in 0..n {
@@ -60,27 +60,41 @@ fn alu() {
     black_box(a ^ b ^ c ^ d ^ e ^ f);
 }
 
-fn chase() {
+fn chase(rounds: u64) {
     const SLOTS: usize = 512;
     // 389 is coprime to 512, so the chase visits every slot.
     let table: Vec<usize> = black_box((0..SLOTS).map(|i| (i * 389 + 1) % SLOTS).collect());
     let mut at = 0;
-    for _ in 0..black_box(20_000_000u32) {
+    for _ in 0..black_box(rounds * 100) {
         at = table[at];
     }
     black_box(at);
 }
 
-fn scaling(threads: usize, work: fn()) -> f64 {
+/// Long enough to see past timer and thread-start noise.
+const TARGET: Duration = Duration::from_millis(40);
+
+fn scaling(threads: usize, work: fn(u64)) -> f64 {
+    // Size the work to the build and the machine: doubling until one run
+    // takes `TARGET`, so a debug build does not take minutes.
+    let mut rounds = 1_000u64;
+    loop {
+        let t = Instant::now();
+        work(rounds);
+        if t.elapsed() >= TARGET || rounds >= 1 << 40 {
+            break;
+        }
+        rounds *= 2;
+    }
     let (mut one, mut many) = (Duration::MAX, Duration::MAX);
     for _ in 0..3 {
         let t = Instant::now();
-        work();
+        work(rounds);
         one = one.min(t.elapsed());
         let t = Instant::now();
         std::thread::scope(|s| {
             for _ in 0..threads {
-                s.spawn(work);
+                s.spawn(move || work(rounds));
             }
         });
         many = many.min(t.elapsed());

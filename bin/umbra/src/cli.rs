@@ -405,14 +405,17 @@ pub struct BenchNetArgs {
 
 #[derive(Args)]
 pub struct BenchExecArgs {
-    /// Transfers to execute per case.
+    /// Transactions to execute per case.
     #[arg(long, default_value_t = 200_000)]
     pub txs: usize,
+    /// What the transactions do.
+    #[arg(long, value_enum, default_value_t = ExecWorkload::Transfers)]
+    pub workload: ExecWorkload,
     /// Sender accounts (a block of at most this many has no shared sender).
     #[arg(long, default_value_t = 20_000)]
     pub accounts: usize,
-    /// Fractions (0 to 1) of transfers paying one shared hot account;
-    /// comma-separated for several cases.
+    /// Fractions (0 to 1) of transactions touching one shared hot account
+    /// (transfers) or hot box (pushes); comma-separated for several cases.
     #[arg(long, value_delimiter = ',', default_value = "0,0.1,0.5,1")]
     pub hot_ratio: Vec<f64>,
     /// Threads of the parallel executor.
@@ -428,6 +431,16 @@ pub struct BenchExecArgs {
     /// of each is reported.
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecWorkload {
+    /// Native transfers to fresh receivers (about 2 µs of work each).
+    Transfers,
+    /// Messages pushed into boxes through an allow-list write gate run on
+    /// the gate VM, each sender into its own box (execution only: the
+    /// boxes are placed in the in-memory state, not created by blocks).
+    Pushes,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
