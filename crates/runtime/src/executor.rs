@@ -146,11 +146,13 @@ impl Credits {
         }
     }
 
-    /// Whether any credit goes to `key`'s account.
-    pub fn credits_account_key(&self, key: &[u8]) -> bool {
-        key == keys::account(&reward_pool()).as_slice()
-            || key == keys::account(&storage_pool()).as_slice()
-            || self.owners.keys().any(|a| keys::account(a) == key)
+    /// The state keys of the accounts this block credits.
+    pub fn account_keys(&self) -> Vec<Vec<u8>> {
+        [reward_pool(), storage_pool()]
+            .iter()
+            .chain(self.owners.keys())
+            .map(keys::account)
+            .collect()
     }
 }
 
@@ -192,6 +194,19 @@ pub fn apply_transaction(
     ctx: &BlockContext<'_>,
     tx: &Transaction,
 ) -> Result<Result<Receipt, TxInvalid>, ExecError> {
+    apply_transaction_as(overlay, ctx, tx, tx.sender_address())
+}
+
+/// [`apply_transaction`] with the sender's address already derived from
+/// `tx.sender` (a hash): the parallel executor derives it once, for the
+/// declaration and the execution. `from` must be `tx.sender_address()`.
+pub fn apply_transaction_as(
+    overlay: &mut Overlay<'_>,
+    ctx: &BlockContext<'_>,
+    tx: &Transaction,
+    from: Address,
+) -> Result<Result<Receipt, TxInvalid>, ExecError> {
+    debug_assert_eq!(from, tx.sender_address());
     if let Err(e) = check_stateless(tx, ctx.chain_id, ctx.params) {
         return Ok(Err(e));
     }
@@ -209,7 +224,6 @@ pub fn apply_transaction(
             required: fee,
         }));
     }
-    let from = tx.sender_address();
     let mut sender = overlay.account(&from)?;
     if tx.nonce < sender.nonce {
         return Ok(Err(TxInvalid::NonceTooLow {

@@ -36,7 +36,7 @@ pub use genesis::{GenesisError, genesis_changes};
 pub use overlay::{Overlay, Writes};
 pub use parallel::{ExecStatsSnapshot, ParallelExecutor};
 pub use params::ChainParams;
-pub use resources::{Delta, ResourceSet, resources_of};
+pub use resources::{Delta, ResourceSet, resources_of, resources_of_sender};
 pub use validate::{check_ref_block, check_stateless};
 
 /// State changes of a block: key → new value, `None` for a deletion. A

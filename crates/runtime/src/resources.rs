@@ -3,7 +3,7 @@
 
 use crate::keys;
 use crate::storage::keys as sk;
-use umbra_types::{MessageBody, Payload, Transaction};
+use umbra_types::{Address, MessageBody, Payload, Transaction};
 
 /// What a transaction may touch.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -44,7 +44,13 @@ const FEE_AND_STORAGE: &[Delta] = &[Delta::RewardPool, Delta::StoragePool];
 
 /// The declared resource set of a transaction.
 pub fn resources_of(tx: &Transaction) -> ResourceSet {
-    let sender = keys::account(&tx.sender_address());
+    resources_of_sender(tx, &tx.sender_address())
+}
+
+/// [`resources_of`] with the sender's address already derived from
+/// `tx.sender`; `from` must be `tx.sender_address()`.
+pub fn resources_of_sender(tx: &Transaction, from: &Address) -> ResourceSet {
+    let sender = keys::account(from);
     match &tx.payload {
         Payload::Transfer { to, .. } => ResourceSet {
             reads: vec![],
@@ -108,7 +114,7 @@ pub fn resources_of(tx: &Transaction) -> ResourceSet {
                 sender,
                 sk::allocation(content_id),
                 sk::readers(content_id),
-                sk::owned(&tx.sender_address()),
+                sk::owned(from),
             ],
             deltas: FEE_AND_STORAGE,
             parallel: true,
@@ -144,10 +150,7 @@ pub fn resources_of(tx: &Transaction) -> ResourceSet {
         },
         Payload::SetEncryptionKey { .. } => ResourceSet {
             reads: vec![],
-            writes: vec![
-                sender,
-                crate::boxes::keys::encryption_key(&tx.sender_address()),
-            ],
+            writes: vec![sender, crate::boxes::keys::encryption_key(from)],
             deltas: FEE,
             parallel: true,
         },

@@ -34,16 +34,16 @@ use crate::boxes::keys::region_of;
 use crate::context::BlockContext;
 use crate::error::{ExecError, TxInvalid};
 use crate::executor::{
-    BlockOutput, Credits, ExecMode, Executor, ExecutorInfo, SequentialExecutor, apply_transaction,
-    begin_block, end_block,
+    BlockOutput, Credits, ExecMode, Executor, ExecutorInfo, SequentialExecutor,
+    apply_transaction_as, begin_block, end_block,
 };
 use crate::overlay::{Overlay, Writes};
-use crate::resources::{ResourceSet, resources_of};
+use crate::resources::{ResourceSet, resources_of_sender};
 use rayon::prelude::*;
 use rustc_hash::FxHashSet;
 use std::ops::Range;
 use umbra_storage::StateView;
-use umbra_types::{Receipt, Transaction};
+use umbra_types::{Address, Receipt, Transaction};
 use views::{Layered, Recorder};
 
 /// Runs shorter than this execute on one thread: the pool's hand-off costs
@@ -64,9 +64,10 @@ type Outcome = Result<Receipt, TxInvalid>;
 type Run = Vec<RunEntry>;
 type RunEntry = (u64, Vec<u8>, Option<Vec<u8>>);
 
-/// How a transaction declares what it touches. Normally [`resources_of`];
-/// tests substitute a lying declaration to exercise the safety net.
-pub type Declare = fn(&Transaction) -> ResourceSet;
+/// How a transaction declares what it touches, given its sender's address
+/// (derived by the executor). Normally [`resources_of_sender`]; tests
+/// substitute a lying declaration to exercise the safety net.
+pub type Declare = fn(&Transaction, &Address) -> ResourceSet;
 
 /// The thread pool could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +95,7 @@ enum UnitResult {
 impl ParallelExecutor {
     /// An executor with `threads` workers; 0 means one per available core.
     pub fn new(threads: usize) -> Result<Self, PoolError> {
-        Self::with_declarations(threads, resources_of)
+        Self::with_declarations(threads, resources_of_sender)
     }
 
     /// Like [`ParallelExecutor::new`] with another declaration function.
@@ -147,20 +148,29 @@ impl Executor for ParallelExecutor {
         } else {
             self.sample_unless_dominated(txs)
         };
-        let Some(mut declared) = sample else {
+        let Some((mut senders, mut declared)) = sample else {
             ExecStats::bump(&self.stats.sequential_phases, 1);
             return SequentialExecutor.execute_block(state, ctx, txs, mode);
         };
         let declare = self.declare;
-        let rest: Vec<ResourceSet> = self
-            .pool
-            .install(|| txs[declared.len()..].par_iter().map(declare).collect());
+        let (rest_senders, rest): (Vec<Address>, Vec<ResourceSet>) = self.pool.install(|| {
+            txs[declared.len()..]
+                .par_iter()
+                .map(|t| {
+                    let from = t.sender_address();
+                    let set = declare(t, &from);
+                    (from, set)
+                })
+                .unzip()
+        });
+        senders.extend(rest_senders);
         declared.extend(rest);
         let mut run = BlockRun {
             main: Overlay::new(state),
             pending: Vec::new(),
             outcomes: (0..txs.len()).map(|_| None).collect(),
             credits: Credits::default(),
+            senders,
         };
         begin_block(&mut run.main, ctx);
         let mut start = 0;
@@ -178,15 +188,17 @@ impl Executor for ParallelExecutor {
             }
             if end < txs.len() {
                 run.settle();
-                let r = apply_transaction(&mut run.main, ctx, &txs[end])?;
+                let from = run.senders[end];
+                let r = apply_transaction_as(&mut run.main, ctx, &txs[end], from)?;
                 run.record(end, r);
             }
             start = end + 1;
         }
+        let credited = run.credits.account_keys();
         if run
             .pending
             .iter()
-            .any(|w| w.iter().any(|(_, k, _)| run.credits.credits_account_key(k)))
+            .any(|layer| credited.iter().any(|k| run_has(layer, k)))
         {
             run.settle();
         }
@@ -198,7 +210,8 @@ impl Executor for ParallelExecutor {
         let changes = merge_runs(layers);
         // Tens of thousands of small declarations are freed on an idle
         // worker instead of on the block's critical path.
-        self.pool.spawn(move || drop(declared));
+        let senders = std::mem::take(&mut run.senders);
+        self.pool.spawn(move || drop((declared, senders)));
         assemble(run.outcomes, changes, mode)
     }
 
@@ -220,6 +233,8 @@ struct BlockRun<'a> {
     pending: Vec<Run>,
     outcomes: Vec<Option<Outcome>>,
     credits: Credits,
+    /// Each transaction's sender address, derived once when declaring.
+    senders: Vec<Address>,
 }
 
 impl BlockRun<'_> {
@@ -258,6 +273,13 @@ fn sorted_run(writes: Writes) -> Run {
     // A layer's keys are distinct, so an unstable sort is exact.
     run.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
     run
+}
+
+/// Whether a sorted layer writes `key`.
+fn run_has(run: &Run, key: &[u8]) -> bool {
+    let p = key_prefix(key);
+    run.binary_search_by(|(q, k, _)| q.cmp(&p).then_with(|| k.as_slice().cmp(key)))
+        .is_ok()
 }
 
 /// The block's changes from sorted layers, oldest first; a key in several
@@ -302,11 +324,19 @@ impl ParallelExecutor {
     /// grouping every transaction (`None`). Otherwise the sample's
     /// declarations are returned for reuse. Only speed depends on this
     /// guess; the result is the same either way.
-    fn sample_unless_dominated(&self, txs: &[Transaction]) -> Option<Vec<ResourceSet>> {
+    fn sample_unless_dominated(
+        &self,
+        txs: &[Transaction],
+    ) -> Option<(Vec<Address>, Vec<ResourceSet>)> {
         let sample = &txs[..(txs.len() / SAMPLE_FRACTION)
             .max(MIN_PARALLEL_TXS)
             .min(txs.len())];
-        let declared: Vec<ResourceSet> = sample.iter().map(self.declare).collect();
+        let senders: Vec<Address> = sample.iter().map(Transaction::sender_address).collect();
+        let declared: Vec<ResourceSet> = sample
+            .iter()
+            .zip(&senders)
+            .map(|(t, from)| (self.declare)(t, from))
+            .collect();
         if declared.iter().all(|d| d.parallel)
             && dominant(
                 conflict_groups(&declared).largest(),
@@ -316,7 +346,7 @@ impl ParallelExecutor {
         {
             return None;
         }
-        Some(declared)
+        Some((senders, declared))
     }
 
     /// Executes the parallelisable transactions `range`. `Ok(false)` means
@@ -343,7 +373,7 @@ impl ParallelExecutor {
             ExecStats::bump(&self.stats.sequential_phases, 1);
             run.settle();
             for i in range {
-                let r = apply_transaction(&mut run.main, ctx, &txs[i])?;
+                let r = apply_transaction_as(&mut run.main, ctx, &txs[i], run.senders[i])?;
                 run.record(i, r);
             }
             return Ok(true);
@@ -364,7 +394,7 @@ impl ParallelExecutor {
             self.pool.install(|| {
                 units
                     .par_iter()
-                    .map(|unit| run_unit(&base, ctx, txs, declared, unit))
+                    .map(|unit| run_unit(&base, ctx, txs, declared, &run.senders, unit))
                     .collect()
             })
         };
@@ -437,7 +467,8 @@ impl ParallelExecutor {
             let mut overlay = Overlay::new(&recorder);
             let mut outcomes = Vec::with_capacity(rerun.len());
             for &i in rerun {
-                outcomes.push((i, apply_transaction(&mut overlay, ctx, &txs[i])?));
+                let from = run.senders[i];
+                outcomes.push((i, apply_transaction_as(&mut overlay, ctx, &txs[i], from)?));
             }
             let writes = overlay.into_writes();
             (writes, recorder.into_reads(), outcomes)
@@ -466,6 +497,7 @@ fn run_unit(
     ctx: &BlockContext<'_>,
     txs: &[Transaction],
     declared: &[ResourceSet],
+    senders: &[Address],
     unit: &[usize],
 ) -> UnitResult {
     let mut overlay = Overlay::new(base);
@@ -474,7 +506,7 @@ fn run_unit(
     let mut credits = Credits::default();
     for &i in unit {
         overlay.set_guard(Some(&declared[i]));
-        let outcome = match apply_transaction(&mut overlay, ctx, &txs[i]) {
+        let outcome = match apply_transaction_as(&mut overlay, ctx, &txs[i], senders[i]) {
             Ok(o) => o,
             // A failure after straying may come from state the sequential
             // order would not have shown it: let the re-run decide.
