@@ -199,8 +199,9 @@ pub fn apply_transaction(
 
 /// [`apply_transaction`] with the sender's address already derived from
 /// `tx.sender` (a hash): the parallel executor derives it once, for the
-/// declaration and the execution. `from` must be `tx.sender_address()`.
-pub fn apply_transaction_as(
+/// declaration and the execution. `from` must be `tx.sender_address()`;
+/// crate-private so no caller outside can run a transaction as someone else.
+pub(crate) fn apply_transaction_as(
     overlay: &mut Overlay<'_>,
     ctx: &BlockContext<'_>,
     tx: &Transaction,
