@@ -4,6 +4,7 @@
 
 use crate::cli::{BenchExecArgs, ExecWorkload};
 use anyhow::{Context, bail};
+use rayon::prelude::*;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 use umbra_crypto::{Keypair, dev_keypair};
@@ -53,12 +54,12 @@ struct Case {
     /// The same for a pointer chase in L1, which leaves execution units
     /// idle: near `threads` even on hyperthreads of one core.
     machine_chase: f64,
-    /// The best a scheduler could do on this workload here: the first
-    /// block's transactions cut into `threads` slices, each run by the
-    /// sequential executor on its own thread at once, against the same
-    /// slices one after another (no grouping, no merge; at hot ratio 0 the
-    /// slices share no key). Like `machine_scaling`, a reading of the
-    /// machine at that moment: read `speedup` against it.
+    /// The best a scheduler could do on this workload here: each block's
+    /// transactions cut into `threads` slices, each run by the sequential
+    /// executor on its own thread at once, against the same slices one
+    /// after another, summed over the blocks (no grouping, no merge; at hot
+    /// ratio 0 the slices share no key). Like `machine_scaling`, a reading
+    /// of the machine at that moment: read `speedup` against it.
     transfer_ceiling: f64,
     /// Digest of every block's state changes (exec) or the final state root
     /// (commit); equal for both executors or the run fails.
@@ -232,48 +233,81 @@ fn genesis_state(w: &Workload) -> anyhow::Result<HashState> {
     Ok(state)
 }
 
-/// See [`Case::transfer_ceiling`]; best of five interleaved runs each way.
+/// See [`Case::transfer_ceiling`]. Every block is measured on the state the
+/// blocks before it left, as the executors meet it: the first block alone,
+/// on a small and freshly warmed state, reads far higher than the run's
+/// later blocks, whose larger state the two threads share a cache for.
+/// Which of the two timings comes first alternates from block to block.
+/// (With one block, only its slices' timings count; nothing warms them.)
 fn transfer_ceiling(w: &Workload, threads: usize, prefix: [u8; 4]) -> anyhow::Result<f64> {
-    let Some(txs) = w.blocks.first() else {
-        return Ok(0.0);
-    };
-    let state = genesis_state(w)?;
+    let mut state = genesis_state(w)?;
     let params = params();
     let refs = GenesisRef(prefix);
-    let ctx = BlockContext {
-        chain_id: CHAIN_ID,
-        height: 1,
-        timestamp_ms: 1,
-        proposer: Default::default(),
-        randomness: [0; 32],
-        params: &params,
-        ref_blocks: &refs,
-    };
-    let slices: Vec<&[Transaction]> = txs.chunks(txs.len().div_ceil(threads).max(1)).collect();
-    let run = |slice: &[Transaction]| {
-        SequentialExecutor
-            .execute_block(&state, &ctx, slice, ExecMode::Produce)
-            .map(|out| std::hint::black_box(out.included.len()))
-    };
-    let (mut one, mut many) = (Duration::MAX, Duration::MAX);
-    for _ in 0..5 {
-        let t = Instant::now();
-        for slice in &slices {
-            run(slice)?;
-        }
-        one = one.min(t.elapsed());
-        let t = Instant::now();
-        std::thread::scope(|sc| -> anyhow::Result<()> {
-            let handles: Vec<_> = slices.iter().map(|sl| sc.spawn(|| run(sl))).collect();
-            for h in handles {
-                h.join()
-                    .map_err(|_| anyhow::anyhow!("a slice's thread panicked"))??;
+    // Long-lived threads, as the parallel executor's pool: threads spawned
+    // per block would pay for fresh allocator heaps and page faults.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("starting the ceiling's threads")?;
+    let (mut one, mut many) = (Duration::ZERO, Duration::ZERO);
+    for (b, txs) in w.blocks.iter().enumerate() {
+        let ctx = block_ctx(b, &params, &refs);
+        let slices: Vec<&[Transaction]> = txs.chunks(txs.len().div_ceil(threads).max(1)).collect();
+        let run = |slice: &[Transaction]| {
+            SequentialExecutor
+                .execute_block(&state, &ctx, slice, ExecMode::Produce)
+                .map(|out| std::hint::black_box(out.included.len()))
+        };
+        let one_after_another = || -> anyhow::Result<Duration> {
+            let t = Instant::now();
+            for slice in &slices {
+                run(slice)?;
             }
-            Ok(())
-        })?;
-        many = many.min(t.elapsed());
+            Ok(t.elapsed())
+        };
+        let at_once = || -> anyhow::Result<Duration> {
+            let t = Instant::now();
+            pool.install(|| {
+                slices
+                    .par_iter()
+                    .map(|sl| run(sl))
+                    .collect::<Result<Vec<_>, _>>()
+            })?;
+            Ok(t.elapsed())
+        };
+        if b % 2 == 0 {
+            one += one_after_another()?;
+            many += at_once()?;
+        } else {
+            many += at_once()?;
+            one += one_after_another()?;
+        }
+        let out = SequentialExecutor.execute_block(&state, &ctx, txs, ExecMode::Produce)?;
+        apply(&mut state, out.changes);
     }
     Ok(one.as_secs_f64() / many.as_secs_f64().max(1e-9))
+}
+
+fn block_ctx<'a>(b: usize, params: &'a ChainParams, refs: &'a GenesisRef) -> BlockContext<'a> {
+    BlockContext {
+        chain_id: CHAIN_ID,
+        height: b as u64 + 1,
+        timestamp_ms: b as u64 + 1,
+        proposer: Default::default(),
+        randomness: [0; 32],
+        params,
+        ref_blocks: refs,
+    }
+}
+
+/// Applies a block's changes to the in-memory state (untimed).
+fn apply(state: &mut HashState, changes: umbra_runtime::Changes) {
+    for (k, v) in changes {
+        match v {
+            Some(v) => state.0.insert(k, v),
+            None => state.0.remove(&k),
+        };
+    }
 }
 
 /// Execution only: each block runs on an in-memory state; applying its
@@ -289,15 +323,7 @@ fn run_exec(
     let mut spent = Duration::ZERO;
     let mut digest = Hash::ZERO;
     for (b, txs) in w.blocks.iter().enumerate() {
-        let ctx = BlockContext {
-            chain_id: CHAIN_ID,
-            height: b as u64 + 1,
-            timestamp_ms: b as u64 + 1,
-            proposer: Default::default(),
-            randomness: [0; 32],
-            params: &params,
-            ref_blocks: &refs,
-        };
+        let ctx = block_ctx(b, &params, &refs);
         let t = Instant::now();
         let out = exec.execute_block(&state, &ctx, txs, ExecMode::Produce)?;
         spent += t.elapsed();
@@ -315,12 +341,7 @@ fn run_exec(
             bail!("block {b}: a call failed: {:?}", r.status);
         }
         digest = sha256(&encode(&(digest, &out.changes, &out.receipts)));
-        for (k, v) in out.changes {
-            match v {
-                Some(v) => state.0.insert(k, v),
-                None => state.0.remove(&k),
-            };
-        }
+        apply(&mut state, out.changes);
     }
     Ok((spent, digest))
 }
@@ -551,7 +572,7 @@ fn table(cases: &[Case]) -> String {
         "machine: the work rate of that many threads of independent hashing against one thread, \
          measured just before the case; alu and chase: the same for register-only arithmetic and \
          for a pointer chase in L1 (alu well below chase means the threads share a physical \
-         core's execution units); ceiling: the first block cut into that many slices, each \
+         core's execution units); ceiling: every block cut into that many slices, each \
          run by the sequential executor on its own thread at once, against one after another \
          (the best any scheduler could do)",
     );
