@@ -19,7 +19,15 @@ use umbra_types::{Address, decode_bounded, encode};
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
 
 /// Unordered pending writes: key → new value, `None` for a deletion.
-pub type Writes = rustc_hash::FxHashMap<Vec<u8>, Option<Vec<u8>>>;
+pub type Writes = std::collections::HashMap<Vec<u8>, Option<Vec<u8>>, KeyHasher>;
+
+/// The hasher of every map keyed by state keys. Transactions choose many of
+/// their keys (any 32 bytes can be a recipient), so an unseeded hash would let
+/// a sender grind keys that share a bucket and make one block's execution
+/// quadratic on every node. foldhash is seeded at random per process (and per
+/// map) and about as fast as an unseeded hash. Seeds change no result: no
+/// map's order reaches state or receipts.
+pub type KeyHasher = foldhash::fast::RandomState;
 
 /// Pending writes on top of a base state.
 pub struct Overlay<'a> {
@@ -129,5 +137,23 @@ impl<'a> Overlay<'a> {
 impl StateView for Overlay<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         Overlay::get(self, key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    // Keys are chosen by senders: if every map hashed them the same way, a
+    // sender could grind keys into one bucket offline. Each map must draw
+    // its own seed.
+    #[test]
+    fn state_key_maps_are_seeded_each() {
+        let key = keys::account(&Address([7; 32]));
+        let seen: std::collections::BTreeSet<u64> = (0..8)
+            .map(|_| Writes::default().hasher().hash_one(&key))
+            .collect();
+        assert!(seen.len() > 1, "eight maps hashed a key identically");
     }
 }

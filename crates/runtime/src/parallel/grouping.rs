@@ -1,10 +1,11 @@
 //! Conflict groups: transactions that may touch a common written key end up
 //! in one group; different groups share no written key and can run at once.
 
+use crate::overlay::KeyHasher;
 use crate::resources::ResourceSet;
-use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 /// Union-find with path halving and union by size.
@@ -76,8 +77,8 @@ impl Groups {
 pub fn conflict_groups(declared: &[ResourceSet]) -> Groups {
     let n = declared.len();
     let mut uf = UnionFind::new(n);
-    let mut writer: FxHashMap<&[u8], usize> =
-        FxHashMap::with_capacity_and_hasher(n * 2, Default::default());
+    let mut writer: HashMap<&[u8], usize, KeyHasher> =
+        HashMap::with_capacity_and_hasher(n * 2, KeyHasher::default());
     for (i, rs) in declared.iter().enumerate() {
         for w in &rs.writes {
             match writer.entry(w.as_slice()) {

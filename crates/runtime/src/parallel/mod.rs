@@ -37,10 +37,10 @@ use crate::executor::{
     BlockOutput, Credits, ExecMode, Executor, ExecutorInfo, SequentialExecutor,
     apply_transaction_as, begin_block, end_block,
 };
-use crate::overlay::{Overlay, Writes};
+use crate::overlay::{KeyHasher, Overlay, Writes};
 use crate::resources::{ResourceSet, resources_of_sender};
 use rayon::prelude::*;
-use rustc_hash::FxHashSet;
+use std::collections::HashSet;
 use std::ops::Range;
 use umbra_storage::StateView;
 use umbra_types::{Address, Receipt, Transaction};
@@ -57,6 +57,7 @@ pub const MAX_THREADS: usize = 256;
 const SAMPLE_FRACTION: usize = 16;
 
 type Outcome = Result<Receipt, TxInvalid>;
+type KeySet<'a> = HashSet<&'a [u8], KeyHasher>;
 
 /// A layer of writes sorted by key, each with its [`key_prefix`]: work
 /// units sort their own writes (on the pool, alongside the others' work),
@@ -451,8 +452,8 @@ impl ParallelExecutor {
         rerun: &[usize],
     ) -> Result<bool, ExecError> {
         run.settle();
-        let mut clean_writes: FxHashSet<&[u8]> = FxHashSet::default();
-        let mut clean_touched: FxHashSet<&[u8]> = FxHashSet::default();
+        let mut clean_writes: KeySet<'_> = KeySet::default();
+        let mut clean_touched: KeySet<'_> = KeySet::default();
         for i in range.filter(|&i| !strayed[i]) {
             for w in &declared[i].writes {
                 clean_writes.insert(w);
@@ -474,7 +475,7 @@ impl ParallelExecutor {
             (writes, recorder.into_reads(), outcomes)
         };
         // Keys inside a box region were declared as the region.
-        let hit = |set: &FxHashSet<&[u8]>, k: &[u8]| {
+        let hit = |set: &KeySet<'_>, k: &[u8]| {
             set.contains(k) || region_of(k).is_some_and(|r| set.contains(r))
         };
         let independent = !reads.iter().any(|k| hit(&clean_writes, k))
