@@ -75,27 +75,42 @@ impl Executor for SequentialExecutor {
         txs: &[Transaction],
         mode: ExecMode,
     ) -> Result<BlockOutput, ExecError> {
-        let mut overlay = Overlay::new(state);
-        begin_block(&mut overlay, ctx);
-        let mut out = BlockOutput::default();
-        let mut credits = Credits::default();
-        for (i, tx) in txs.iter().enumerate() {
-            match apply_transaction(&mut overlay, ctx, tx)? {
-                Ok(receipt) => {
-                    credits.add(&receipt);
-                    out.included.push(i);
-                    out.receipts.push(receipt);
-                }
-                Err(reason) => match mode {
-                    ExecMode::Import => return Err(ExecError::InvalidTx { index: i, reason }),
-                    ExecMode::Produce => out.rejected.push((i, reason)),
-                },
-            }
-        }
-        end_block(&mut overlay, &credits)?;
-        out.changes = overlay.into_changes();
-        Ok(out)
+        execute_in_order(state, ctx, txs, mode, &[])
     }
+}
+
+/// The sequential executor's block run. `known` holds the sender addresses
+/// of a prefix of `txs` already derived (by the parallel executor's look at
+/// the block's start), so they are not hashed twice; each must be that
+/// transaction's `sender_address()`.
+pub(crate) fn execute_in_order(
+    state: &(dyn StateView + Sync),
+    ctx: &BlockContext<'_>,
+    txs: &[Transaction],
+    mode: ExecMode,
+    known: &[Address],
+) -> Result<BlockOutput, ExecError> {
+    let mut overlay = Overlay::new(state);
+    begin_block(&mut overlay, ctx);
+    let mut out = BlockOutput::default();
+    let mut credits = Credits::default();
+    for (i, tx) in txs.iter().enumerate() {
+        let from = known.get(i).copied().unwrap_or_else(|| tx.sender_address());
+        match apply_transaction_as(&mut overlay, ctx, tx, from)? {
+            Ok(receipt) => {
+                credits.add(&receipt);
+                out.included.push(i);
+                out.receipts.push(receipt);
+            }
+            Err(reason) => match mode {
+                ExecMode::Import => return Err(ExecError::InvalidTx { index: i, reason }),
+                ExecMode::Produce => out.rejected.push((i, reason)),
+            },
+        }
+    }
+    end_block(&mut overlay, &credits)?;
+    out.changes = overlay.into_changes();
+    Ok(out)
 }
 
 /// Commutative credits a block owes, applied once at its end: fees and the

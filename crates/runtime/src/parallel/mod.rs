@@ -35,7 +35,7 @@ use crate::context::BlockContext;
 use crate::error::{ExecError, TxInvalid};
 use crate::executor::{
     BlockOutput, Credits, ExecMode, Executor, ExecutorInfo, SequentialExecutor,
-    apply_transaction_as, begin_block, end_block,
+    apply_transaction_as, begin_block, end_block, execute_in_order,
 };
 use crate::overlay::{KeyHasher, Overlay, Writes};
 use crate::resources::{ResourceSet, resources_of_sender};
@@ -81,6 +81,16 @@ pub struct ParallelExecutor {
     threads: usize,
     declare: Declare,
     stats: ExecStats,
+}
+
+/// What the look at a block's start decided, with what it derived.
+enum Sample {
+    /// Too few transactions or threads to look.
+    TooSmall,
+    /// One group dominates: run in order; the sample's senders.
+    Dominated(Vec<Address>),
+    /// Worth declaring the rest: the sample's senders and declarations.
+    Parallel(Vec<Address>, Vec<ResourceSet>),
 }
 
 enum UnitResult {
@@ -145,13 +155,20 @@ impl Executor for ParallelExecutor {
     ) -> Result<BlockOutput, ExecError> {
         ExecStats::bump(&self.stats.blocks, 1);
         let sample = if self.threads < 2 || txs.len() < MIN_PARALLEL_TXS {
-            None
+            Sample::TooSmall
         } else {
             self.sample_unless_dominated(txs)
         };
-        let Some((mut senders, mut declared)) = sample else {
-            ExecStats::bump(&self.stats.sequential_phases, 1);
-            return SequentialExecutor.execute_block(state, ctx, txs, mode);
+        let (mut senders, mut declared) = match sample {
+            Sample::Parallel(senders, declared) => (senders, declared),
+            Sample::Dominated(senders) => {
+                ExecStats::bump(&self.stats.sequential_phases, 1);
+                return execute_in_order(state, ctx, txs, mode, &senders);
+            }
+            Sample::TooSmall => {
+                ExecStats::bump(&self.stats.sequential_phases, 1);
+                return SequentialExecutor.execute_block(state, ctx, txs, mode);
+            }
         };
         let declare = self.declare;
         let (rest_senders, rest): (Vec<Address>, Vec<ResourceSet>) = self.pool.install(|| {
@@ -322,13 +339,10 @@ fn dominant(largest: usize, n: usize, threads: usize) -> bool {
 impl ParallelExecutor {
     /// A cheap look at the block's start: if one group already dominates a
     /// sample, the whole block runs sequentially without declaring and
-    /// grouping every transaction (`None`). Otherwise the sample's
-    /// declarations are returned for reuse. Only speed depends on this
-    /// guess; the result is the same either way.
-    fn sample_unless_dominated(
-        &self,
-        txs: &[Transaction],
-    ) -> Option<(Vec<Address>, Vec<ResourceSet>)> {
+    /// grouping every transaction. Either way what the look derived is
+    /// returned for reuse. Only speed depends on this guess; the result is
+    /// the same either way.
+    fn sample_unless_dominated(&self, txs: &[Transaction]) -> Sample {
         let sample = &txs[..(txs.len() / SAMPLE_FRACTION)
             .max(MIN_PARALLEL_TXS)
             .min(txs.len())];
@@ -345,9 +359,9 @@ impl ParallelExecutor {
                 self.threads,
             )
         {
-            return None;
+            return Sample::Dominated(senders);
         }
-        Some((senders, declared))
+        Sample::Parallel(senders, declared)
     }
 
     /// Executes the parallelisable transactions `range`. `Ok(false)` means
