@@ -26,7 +26,7 @@ mod grouping;
 mod stats;
 mod views;
 
-pub use grouping::{conflict_groups, pack};
+pub use grouping::{Fingerprints, Prints, conflict_groups, conflict_groups_of, pack};
 pub use stats::{ExecStats, ExecStatsSnapshot};
 
 use crate::Changes;
@@ -378,7 +378,12 @@ impl ParallelExecutor {
     ) -> Result<bool, ExecError> {
         let n = range.len();
         let groups = if n >= MIN_PARALLEL_TXS {
-            Some(conflict_groups(&declared[range.clone()]))
+            let f = Fingerprints::default();
+            let sets = &declared[range.clone()];
+            let prints: Vec<Prints> = self
+                .pool
+                .install(|| sets.par_iter().map(|d| f.of(d)).collect());
+            Some(conflict_groups_of(sets, &prints, &f))
         } else {
             None
         };
