@@ -3,6 +3,7 @@
 
 use crate::overlay::KeyHasher;
 use crate::resources::ResourceSet;
+use rayon::prelude::*;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::collections::HashMap;
@@ -167,26 +168,77 @@ pub fn conflict_groups(declared: &[ResourceSet]) -> Groups {
 }
 
 /// [`conflict_groups`] with each declaration's fingerprints already taken
-/// by `f` (the executor takes them on its threads).
+/// by `f`.
 pub fn conflict_groups_of(declared: &[ResourceSet], prints: &[Prints], f: &Fingerprints) -> Groups {
+    groups_from_links(declared.len(), links_in_part(declared, prints, f, 0, 1))
+}
+
+/// [`conflict_groups_of`] with the key space cut into `parts` by
+/// fingerprint, each part's keys matched on the current rayon pool. A key
+/// falls in exactly one part, so the parts together find every pair of
+/// transactions sharing a key; union-find then joins them in one pass.
+pub fn conflict_groups_par(
+    declared: &[ResourceSet],
+    prints: &[Prints],
+    f: &Fingerprints,
+    parts: usize,
+) -> Groups {
+    let parts = parts.max(1);
+    let links: Vec<Vec<(u32, u32)>> = (0..parts)
+        .into_par_iter()
+        .map(|part| links_in_part(declared, prints, f, part, parts))
+        .collect();
+    groups_from_links(declared.len(), links.into_iter().flatten())
+}
+
+/// Pairs of transactions that must share a group because of a key in
+/// fingerprint part `part` of `parts`: each later writer or reader of a
+/// written key with its first writer.
+fn links_in_part(
+    declared: &[ResourceSet],
+    prints: &[Prints],
+    f: &Fingerprints,
+    part: usize,
+    parts: usize,
+) -> Vec<(u32, u32)> {
+    // The part is taken from bits the map does not bucket by (it uses the
+    // low bits and the top seven), so each part's map stays evenly spread.
+    let mine = |fp: u64| (fp >> 32) as usize % parts == part;
     let n = declared.len();
-    let mut uf = UnionFind::new(n);
+    let mut links = Vec::new();
     let mut writer: HashMap<u64, u32, BuildHasherDefault<PassThrough>> =
-        HashMap::with_capacity_and_hasher(n * 2, Default::default());
+        HashMap::with_capacity_and_hasher(n * 2 / parts, Default::default());
     for (i, (rs, p)) in declared.iter().zip(prints).enumerate() {
-        f.each(rs, p, true, |w| match writer.entry(w) {
-            Entry::Occupied(e) => uf.union(i, *e.get() as usize),
-            Entry::Vacant(e) => {
-                e.insert(i as u32);
+        f.each(rs, p, true, |w| {
+            if mine(w) {
+                match writer.entry(w) {
+                    Entry::Occupied(e) => links.push((i as u32, *e.get())),
+                    Entry::Vacant(e) => {
+                        e.insert(i as u32);
+                    }
+                }
             }
         });
     }
     for (i, (rs, p)) in declared.iter().zip(prints).enumerate() {
         f.each(rs, p, false, |r| {
-            if let Some(&j) = writer.get(&r) {
-                uf.union(i, j as usize);
+            if mine(r)
+                && let Some(&j) = writer.get(&r)
+            {
+                links.push((i as u32, j));
             }
         });
+    }
+    links
+}
+
+/// Groups from the pairs that must share one. The partition does not
+/// depend on the pairs' order, and groups are numbered by first
+/// transaction, so the result is the same however the pairs were found.
+fn groups_from_links(n: usize, links: impl IntoIterator<Item = (u32, u32)>) -> Groups {
+    let mut uf = UnionFind::new(n);
+    for (a, b) in links {
+        uf.union(a as usize, b as usize);
     }
     let mut group_of_root = vec![u32::MAX; n];
     let mut groups = Groups {
@@ -261,6 +313,21 @@ mod tests {
     }
 
     proptest! {
+        // Cutting the key space into parts finds the same groups as one
+        // pass over it, for any number of parts.
+        #[test]
+        fn parts_find_the_same_groups(sets in proptest::collection::vec(
+            (proptest::collection::vec(0u8..20, 0..4), proptest::collection::vec(0u8..20, 0..7)), 0..60),
+            parts in 1usize..6,
+        ) {
+            let d: Vec<ResourceSet> = sets.iter().map(|(r, w)| rs(r, w)).collect();
+            let f = Fingerprints::default();
+            let prints: Vec<Prints> = d.iter().map(|x| f.of(x)).collect();
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+            let par = pool.install(|| conflict_groups_par(&d, &prints, &f, parts));
+            prop_assert_eq!(par, conflict_groups_of(&d, &prints, &f));
+        }
+
         // Two transactions in different groups never share a key that either
         // writes; packing keeps every transaction exactly once, in order
         // within its unit, and never splits a group. Some declarations have

@@ -26,7 +26,9 @@ mod grouping;
 mod stats;
 mod views;
 
-pub use grouping::{Fingerprints, Prints, conflict_groups, conflict_groups_of, pack};
+pub use grouping::{
+    Fingerprints, Prints, conflict_groups, conflict_groups_of, conflict_groups_par, pack,
+};
 pub use stats::{ExecStats, ExecStatsSnapshot};
 
 use crate::Changes;
@@ -225,12 +227,18 @@ impl Executor for ParallelExecutor {
         end_block(&mut run.main, &run.credits)?;
         let mut layers = vec![sorted_run(run.main.into_writes())];
         layers.append(&mut run.pending);
-        let changes = merge_runs(layers);
+        let outcomes = std::mem::take(&mut run.outcomes);
+        // The change set and the receipts are independent: built at once.
+        let (changes, out) = self
+            .pool
+            .install(|| rayon::join(|| merge_runs(layers), || assemble(outcomes, mode)));
         // Tens of thousands of small declarations are freed on an idle
         // worker instead of on the block's critical path.
         let senders = std::mem::take(&mut run.senders);
         self.pool.spawn(move || drop((declared, senders)));
-        assemble(run.outcomes, changes, mode)
+        let mut out = out?;
+        out.changes = changes;
+        Ok(out)
     }
 
     fn info(&self) -> ExecutorInfo {
@@ -346,12 +354,17 @@ impl ParallelExecutor {
         let sample = &txs[..(txs.len() / SAMPLE_FRACTION)
             .max(MIN_PARALLEL_TXS)
             .min(txs.len())];
-        let senders: Vec<Address> = sample.iter().map(Transaction::sender_address).collect();
-        let declared: Vec<ResourceSet> = sample
-            .iter()
-            .zip(&senders)
-            .map(|(t, from)| (self.declare)(t, from))
-            .collect();
+        let declare = self.declare;
+        let (senders, declared): (Vec<Address>, Vec<ResourceSet>) = self.pool.install(|| {
+            sample
+                .par_iter()
+                .map(|t| {
+                    let from = t.sender_address();
+                    let set = declare(t, &from);
+                    (from, set)
+                })
+                .unzip()
+        });
         if declared.iter().all(|d| d.parallel)
             && dominant(
                 conflict_groups(&declared).largest(),
@@ -380,10 +393,10 @@ impl ParallelExecutor {
         let groups = if n >= MIN_PARALLEL_TXS {
             let f = Fingerprints::default();
             let sets = &declared[range.clone()];
-            let prints: Vec<Prints> = self
-                .pool
-                .install(|| sets.par_iter().map(|d| f.of(d)).collect());
-            Some(conflict_groups_of(sets, &prints, &f))
+            Some(self.pool.install(|| {
+                let prints: Vec<Prints> = sets.par_iter().map(|d| f.of(d)).collect();
+                conflict_groups_par(sets, &prints, &f, self.threads)
+            }))
         } else {
             None
         };
@@ -551,15 +564,9 @@ fn run_unit(
 /// Turns per-transaction outcomes into the block output, exactly as the
 /// sequential executor reports them: block order, and in `Import` mode the
 /// first invalid transaction fails the block.
-fn assemble(
-    outcomes: Vec<Option<Outcome>>,
-    changes: Changes,
-    mode: ExecMode,
-) -> Result<BlockOutput, ExecError> {
-    let mut out = BlockOutput {
-        changes,
-        ..BlockOutput::default()
-    };
+/// The caller adds the changes.
+fn assemble(outcomes: Vec<Option<Outcome>>, mode: ExecMode) -> Result<BlockOutput, ExecError> {
+    let mut out = BlockOutput::default();
     for (index, o) in outcomes.into_iter().enumerate() {
         match o {
             Some(Ok(receipt)) => {
