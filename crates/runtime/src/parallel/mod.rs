@@ -161,7 +161,7 @@ impl Executor for ParallelExecutor {
         } else {
             self.sample_unless_dominated(txs)
         };
-        let (mut senders, mut declared) = match sample {
+        let (senders, declared) = match sample {
             Sample::Parallel(senders, declared) => (senders, declared),
             Sample::Dominated(senders) => {
                 ExecStats::bump(&self.stats.sequential_phases, 1);
@@ -173,18 +173,17 @@ impl Executor for ParallelExecutor {
             }
         };
         let declare = self.declare;
-        let (rest_senders, rest): (Vec<Address>, Vec<ResourceSet>) = self.pool.install(|| {
-            txs[declared.len()..]
-                .par_iter()
-                .map(|t| {
-                    let from = t.sender_address();
-                    let set = declare(t, &from);
-                    (from, set)
-                })
-                .unzip()
+        let sampled = declared.len();
+        let mut both = (senders, declared);
+        // Straight into the sample's vectors: no second copy of 20,000 sets.
+        self.pool.install(|| {
+            both.par_extend(txs[sampled..].par_iter().map(|t| {
+                let from = t.sender_address();
+                let set = declare(t, &from);
+                (from, set)
+            }))
         });
-        senders.extend(rest_senders);
-        declared.extend(rest);
+        let (senders, declared) = both;
         let mut run = BlockRun {
             main: Overlay::new(state),
             pending: Vec::new(),
