@@ -46,9 +46,15 @@ pub struct TestnetFile {
     pub nodes: Vec<TestnetNode>,
 }
 
-/// A port that was free a moment ago.
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// A port that was free a moment ago. Its listener is kept in `held`
+/// until every port of the plan is chosen: the OS may hand a just-released
+/// port out again, and two nodes planned on one port would leave one
+/// unable to start.
+fn free_port(held: &mut Vec<TcpListener>) -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    held.push(listener);
+    Ok(port)
 }
 
 fn testnet_spec(keys: &[Keypair], a: &TestnetArgs) -> anyhow::Result<ChainSpec> {
@@ -132,16 +138,19 @@ pub async fn testnet(a: TestnetArgs) -> anyhow::Result<()> {
     // Every node's address is known before any starts, so each can
     // bootstrap from all the others (and a restarted one finds them again).
     let mut plan = Vec::new();
+    let mut held = Vec::new();
     for (i, k) in keys.iter().enumerate() {
         let node_dir = dir.join(format!("node-{i}"));
         std::fs::create_dir_all(&node_dir)?;
         let key_file = node_dir.join("key.json");
         save_key(&key_file, k)?;
         let peer_id = umbra_network::peer_id_from_secret(p2p_secret(k))?;
-        let p2p = format!("/ip4/127.0.0.1/tcp/{}/p2p/{peer_id}", free_port()?);
-        let rpc = format!("127.0.0.1:{}", free_port()?);
+        let p2p = format!("/ip4/127.0.0.1/tcp/{}/p2p/{peer_id}", free_port(&mut held)?);
+        let rpc = format!("127.0.0.1:{}", free_port(&mut held)?);
         plan.push((node_dir, key_file, peer_id.to_string(), p2p, rpc));
     }
+    // The nodes bind these ports themselves.
+    drop(held);
     let mut nodes = Vec::new();
     let mut children = Vec::new();
     for (i, (node_dir, key_file, peer_id, p2p, rpc)) in plan.iter().enumerate() {

@@ -63,7 +63,7 @@ fn rpc(port: u16, method: &str, params: Value) -> Option<Value> {
 
 fn start(dir: &Path) -> Net {
     let log = std::fs::File::create(dir.join("launcher.log")).unwrap();
-    let launcher = Command::new(BIN)
+    let mut launcher = Command::new(BIN)
         .args([
             "testnet",
             "--nodes",
@@ -79,7 +79,22 @@ fn start(dir: &Path) -> Net {
         .spawn()
         .unwrap();
     let file = dir.join("net").join("testnet.json");
-    wait_until(90, "testnet.json", || file.exists());
+    let log = || std::fs::read_to_string(dir.join("launcher.log")).unwrap_or_default();
+    let begun = Instant::now();
+    while !file.exists() {
+        if let Ok(Some(status)) = launcher.try_wait() {
+            panic!(
+                "testnet launcher exited ({status}) before it was up; its log: {}",
+                log()
+            );
+        }
+        assert!(
+            begun.elapsed() < Duration::from_secs(90),
+            "testnet.json not written after 90 s; launcher log: {}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     let nodes = v["nodes"]
         .as_array()

@@ -77,7 +77,7 @@ impl Drop for Net {
 
 fn start(dir: &Path, nodes: usize) -> Net {
     let log = std::fs::File::create(dir.join("launcher.log")).unwrap();
-    let launcher = Command::new(BIN)
+    let mut launcher = Command::new(BIN)
         .args(["testnet", "--nodes", &nodes.to_string(), "--dir"])
         .arg(dir.join("net"))
         .stdout(Stdio::null())
@@ -87,6 +87,12 @@ fn start(dir: &Path, nodes: usize) -> Net {
     let file = dir.join("net").join("testnet.json");
     let start = Instant::now();
     while !file.exists() {
+        if let Ok(Some(status)) = launcher.try_wait() {
+            panic!(
+                "testnet launcher exited ({status}) before it was up; its log: {}",
+                std::fs::read_to_string(dir.join("launcher.log")).unwrap_or_default()
+            );
+        }
         assert!(
             start.elapsed() < Duration::from_secs(90),
             "testnet.json not written; launcher log: {}",
