@@ -427,8 +427,9 @@ pub struct BenchExecArgs {
     /// What to measure.
     #[arg(long, value_enum, default_value_t = ExecBenchMode::Both)]
     pub mode: ExecBenchMode,
-    /// Runs of each case, sequential and parallel interleaved; the best
-    /// of each is reported.
+    /// Runs of each case, sequential and parallel interleaved (which goes
+    /// first alternates); the best of each is reported. The ceiling is the
+    /// best of as many passes.
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
 }
