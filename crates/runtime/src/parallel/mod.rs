@@ -26,9 +26,7 @@ mod grouping;
 mod stats;
 mod views;
 
-pub use grouping::{
-    Fingerprints, Prints, conflict_groups, conflict_groups_of, conflict_groups_par, pack,
-};
+pub use grouping::{conflict_groups, pack};
 pub use stats::{ExecStats, ExecStatsSnapshot};
 
 use crate::Changes;
@@ -41,6 +39,7 @@ use crate::executor::{
 };
 use crate::overlay::{KeyHasher, Overlay, Writes};
 use crate::resources::{ResourceSet, resources_of_sender};
+use grouping::{Fingerprints, Prints, conflict_groups_par};
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::ops::Range;
@@ -203,7 +202,7 @@ impl Executor for ParallelExecutor {
                     height = ctx.height,
                     "parallel re-run depended on other groups; executing the block sequentially"
                 );
-                return SequentialExecutor.execute_block(state, ctx, txs, mode);
+                return execute_in_order(state, ctx, txs, mode, &run.senders);
             }
             if end < txs.len() {
                 run.settle();
