@@ -2,6 +2,7 @@
 
 use crate::account::Account;
 use crate::{Changes, keys};
+use std::collections::BTreeSet;
 use umbra_types::{Address, Amount, encode};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -17,21 +18,21 @@ pub fn genesis_changes(
     balances: &[(Address, Amount)],
     timestamp_ms: u64,
 ) -> Result<Changes, GenesisError> {
-    let mut changes = Changes::new();
+    let mut seen = BTreeSet::new();
+    let mut changes = Vec::with_capacity(balances.len() + 1);
     let mut total: Amount = 0;
     for (addr, amount) in balances {
         total = total.checked_add(*amount).ok_or(GenesisError::Overflow)?;
+        if !seen.insert(addr) {
+            return Err(GenesisError::Duplicate(*addr));
+        }
         let acct = Account {
             balance: *amount,
             nonce: 0,
         };
-        if changes
-            .insert(keys::account(addr), Some(encode(&acct)))
-            .is_some()
-        {
-            return Err(GenesisError::Duplicate(*addr));
-        }
+        changes.push((keys::account(addr), Some(encode(&acct))));
     }
-    changes.insert(keys::block_info(), Some(encode(&(0u64, timestamp_ms))));
-    Ok(changes)
+    changes.push((keys::block_info(), Some(encode(&(0u64, timestamp_ms)))));
+    // Keys are distinct: accounts were checked, the block record has its own prefix.
+    Ok(Changes::from_distinct(changes))
 }

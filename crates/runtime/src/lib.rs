@@ -39,6 +39,6 @@ pub use params::ChainParams;
 pub use resources::{Delta, ResourceSet, resources_of, resources_of_sender};
 pub use validate::{check_ref_block, check_stateless};
 
-/// State changes of a block: key → new value, `None` for a deletion. A
-/// `BTreeMap` so iteration order is the same on every node.
-pub type Changes = std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+/// State changes of a block: key → new value, `None` for a deletion, in key
+/// order so iteration is the same on every node.
+pub type Changes = umbra_storage::ChangeSet;

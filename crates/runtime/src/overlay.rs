@@ -3,7 +3,7 @@
 //!
 //! Pending writes live in a hash map because lookups dominate execution.
 //! Its order never leaks: the only ways out are [`Overlay::into_changes`],
-//! which sorts into a `BTreeMap`, and whole-map merges where order does not
+//! which sorts by key, and whole-map merges where order does not
 //! matter.
 
 use crate::Changes;
@@ -109,7 +109,8 @@ impl<'a> Overlay<'a> {
 
     /// The writes in key order, as a block's state changes.
     pub fn into_changes(self) -> Changes {
-        self.writes.into_iter().collect()
+        // A map's keys are distinct.
+        Changes::from_distinct(self.writes.into_iter().collect())
     }
 
     pub fn writes(&self) -> &Writes {

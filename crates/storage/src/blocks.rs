@@ -101,7 +101,6 @@ impl Store {
 mod tests {
     use super::*;
     use crate::testutil::{commit_height, open};
-    use std::collections::BTreeMap;
 
     #[test]
     fn blocks_receipts_and_indexes_survive_reopen() {
@@ -110,7 +109,7 @@ mod tests {
         {
             let store = open(dir.path(), 0);
             for h in 0..3 {
-                let changes = BTreeMap::from([(b"k".to_vec(), Some(vec![h as u8]))]);
+                let changes = crate::ChangeSet::from([(b"k".to_vec(), Some(vec![h as u8]))]);
                 blocks.push(commit_height(&store, h, 2, &changes));
             }
         }
@@ -148,7 +147,7 @@ mod tests {
     fn corrupt_records_are_errors_not_panics() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path(), 0);
-        let changes = BTreeMap::from([(b"k".to_vec(), Some(vec![1]))]);
+        let changes = crate::ChangeSet::from([(b"k".to_vec(), Some(vec![1]))]);
         let (block, _) = commit_height(&store, 0, 1, &changes);
         let garbage = [0xffu8; 13];
         store

@@ -543,7 +543,10 @@ mod tests {
     fn arb_history() -> impl Strategy<Value = Vec<Changes>> {
         let key = (0u8..24).prop_map(|k| vec![k]);
         let value = prop::option::weighted(0.7, prop::collection::vec(any::<u8>(), 0..6));
-        prop::collection::vec(prop::collection::btree_map(key, value, 1..8), 1..14)
+        prop::collection::vec(
+            prop::collection::btree_map(key, value, 1..8).prop_map(|m| m.into_iter().collect()),
+            1..14,
+        )
     }
 
     proptest! {

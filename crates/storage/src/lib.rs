@@ -25,6 +25,7 @@
 //! fails to decode is a [`StorageError::Corrupt`], never a panic.
 
 pub mod blocks;
+mod change_set;
 pub mod columns;
 mod commit;
 pub mod error;
@@ -42,6 +43,7 @@ pub mod view;
 mod testutil;
 
 pub use blocks::TxLocation;
+pub use change_set::{Change, ChangeSet};
 pub use error::StorageError;
 pub use head_cache::{
     DEFAULT_MAX_BYTES as HEAD_CACHE_BYTES, DEFAULT_MAX_ENTRIES as HEAD_CACHE_ENTRIES,

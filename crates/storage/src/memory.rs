@@ -1,6 +1,7 @@
 //! In-memory state backend for unit tests of other crates: a plain map, no
 //! Merkle tree, no versions.
 
+use crate::change_set::ChangeSet;
 use crate::error::StorageError;
 use crate::view::StateView;
 use std::collections::BTreeMap;
@@ -15,7 +16,7 @@ impl MemState {
     }
 
     /// Applies a change set as `prepare_state` would (`None` deletes).
-    pub fn apply(&mut self, changes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
+    pub fn apply(&mut self, changes: &ChangeSet) {
         for (k, v) in changes {
             match v {
                 Some(v) => self.0.insert(k.clone(), v.clone()),
@@ -38,12 +39,12 @@ mod tests {
     #[test]
     fn apply_and_get() {
         let mut s = MemState::new();
-        s.apply(&BTreeMap::from([
+        s.apply(&ChangeSet::from([
             (b"a".to_vec(), Some(b"1".to_vec())),
             (b"b".to_vec(), None),
         ]));
         assert_eq!(s.get(b"a").unwrap(), Some(b"1".to_vec()));
-        s.apply(&BTreeMap::from([(b"a".to_vec(), None)]));
+        s.apply(&ChangeSet::from([(b"a".to_vec(), None)]));
         let view: &dyn StateView = &s;
         assert_eq!(view.get(b"a").unwrap(), None);
         fn read<V: StateView>(v: V, key: &[u8]) -> Option<Vec<u8>> {

@@ -687,7 +687,10 @@ mod tests {
     fn arb_history(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<Changes>> {
         let key = (0u8..12).prop_map(|k| vec![k]);
         let value = prop::option::weighted(0.7, prop::collection::vec(any::<u8>(), 0..4));
-        prop::collection::vec(prop::collection::btree_map(key, value, 1..6), len)
+        prop::collection::vec(
+            prop::collection::btree_map(key, value, 1..6).prop_map(|m| m.into_iter().collect()),
+            len,
+        )
     }
 
     proptest! {

@@ -2,6 +2,7 @@
 //! preparing the tree update for the next block.
 
 use crate::Version;
+use crate::change_set::ChangeSet;
 use crate::columns;
 use crate::error::StorageError;
 use crate::head_cache::Hit;
@@ -14,7 +15,6 @@ use jmt::proof::SparseMerkleProof;
 use jmt::storage::TreeUpdateBatch;
 use jmt::{KeyHash, RootHash, Sha256Jmt};
 use sha2::Sha256;
-use std::collections::BTreeMap;
 use umbra_types::Hash;
 
 /// Root of the empty state tree (jmt's placeholder hash).
@@ -123,7 +123,7 @@ impl Store {
     /// returned update to [`Store::commit_block`].
     pub fn prepare_state(
         &self,
-        changes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+        changes: &ChangeSet,
         version: Version,
     ) -> Result<(Hash, StateUpdate), StorageError> {
         self.prepare_state_with(changes, version, changes.values().any(Option::is_none))
@@ -137,7 +137,7 @@ impl Store {
     /// build the same tree; a test checks.
     fn prepare_state_with(
         &self,
-        changes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+        changes: &ChangeSet,
         version: Version,
         per_key: bool,
     ) -> Result<(Hash, StateUpdate), StorageError> {
@@ -202,7 +202,7 @@ mod tests {
     use crate::testutil::{commit_height, open};
     use crate::view::StateView;
 
-    fn set(pairs: &[(&str, Option<&str>)]) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
+    fn set(pairs: &[(&str, Option<&str>)]) -> ChangeSet {
         pairs
             .iter()
             .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
@@ -275,7 +275,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path(), 0);
         assert!(matches!(
-            store.prepare_state(&BTreeMap::new(), 0),
+            store.prepare_state(&ChangeSet::new(), 0),
             Err(StorageError::EmptyChangeSet { version: 0 })
         ));
         // Nothing committed: version 1 has no base.
@@ -290,7 +290,7 @@ mod tests {
             store.state_root(0),
             Err(StorageError::MissingVersion { .. })
         ));
-        let big = BTreeMap::from([(b"k".to_vec(), Some(vec![0u8; MAX_STATE_VALUE_LEN + 1]))]);
+        let big = ChangeSet::from([(b"k".to_vec(), Some(vec![0u8; MAX_STATE_VALUE_LEN + 1]))]);
         assert!(matches!(
             store.prepare_state(&big, 0),
             Err(StorageError::ValueTooLarge { .. })
@@ -319,7 +319,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path(), 0);
         let keys: Vec<String> = (0..40).map(|i| format!("key{i}")).collect();
-        let first: BTreeMap<_, _> = keys
+        let first: ChangeSet = keys
             .iter()
             .map(|k| (k.clone().into_bytes(), Some(k.repeat(2).into_bytes())))
             .collect();
@@ -394,7 +394,7 @@ mod tests {
             let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
             let (batch, per_key) = (open(da.path(), 0), open(db.path(), 0));
             for (h, set) in blocks.iter().enumerate() {
-                let changes: BTreeMap<Vec<u8>, Option<Vec<u8>>> =
+                let changes: ChangeSet =
                     set.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
                 let (ra, ua) = batch.prepare_state_with(&changes, h as u64, false).unwrap();
                 let (rb, ub) = per_key.prepare_state_with(&changes, h as u64, true).unwrap();

@@ -76,7 +76,7 @@ pub fn commit_height(
     store: &Store,
     height: u64,
     ntx: usize,
-    changes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    changes: &Changes,
 ) -> (Block, Vec<Receipt>) {
     let (root, update) = store.prepare_state(changes, height).unwrap();
     commit_update(store, height, ntx, root, update)
@@ -95,7 +95,7 @@ pub fn commit_update(
 }
 
 /// A state change set as the tests write it: key → new value or deletion.
-pub type Changes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+pub type Changes = crate::ChangeSet;
 
 /// Every record of every column family, for comparing stores byte for byte.
 pub type Snapshot = BTreeMap<&'static str, BTreeMap<Vec<u8>, Vec<u8>>>;

@@ -23,13 +23,13 @@
 //! executed on the calling thread without the parallel machinery.
 
 mod grouping;
+mod runs;
 mod stats;
 mod views;
 
 pub use grouping::{conflict_groups, pack};
 pub use stats::{ExecStats, ExecStatsSnapshot};
 
-use crate::Changes;
 use crate::boxes::keys::region_of;
 use crate::context::BlockContext;
 use crate::error::{ExecError, TxInvalid};
@@ -37,10 +37,11 @@ use crate::executor::{
     BlockOutput, Credits, ExecMode, Executor, ExecutorInfo, SequentialExecutor,
     apply_transaction_as, begin_block, end_block, execute_in_order,
 };
-use crate::overlay::{KeyHasher, Overlay, Writes};
+use crate::overlay::{KeyHasher, Overlay};
 use crate::resources::{ResourceSet, resources_of_sender};
 use grouping::{Fingerprints, Prints, conflict_groups_par};
 use rayon::prelude::*;
+use runs::{Run, merge_runs, run_has, sorted_run};
 use std::collections::HashSet;
 use std::ops::Range;
 use umbra_storage::StateView;
@@ -59,12 +60,6 @@ const SAMPLE_FRACTION: usize = 16;
 
 type Outcome = Result<Receipt, TxInvalid>;
 type KeySet<'a> = HashSet<&'a [u8], KeyHasher>;
-
-/// A layer of writes sorted by key, each with its [`key_prefix`]: work
-/// units sort their own writes (on the pool, alongside the others' work),
-/// so the block's change set is a merge of sorted runs, not a sort.
-type Run = Vec<RunEntry>;
-type RunEntry = (u64, Vec<u8>, Option<Vec<u8>>);
 
 /// How a transaction declares what it touches, given its sender's address
 /// (derived by the executor). Normally [`resources_of_sender`]; tests
@@ -227,9 +222,12 @@ impl Executor for ParallelExecutor {
         layers.append(&mut run.pending);
         let outcomes = std::mem::take(&mut run.outcomes);
         // The change set and the receipts are independent: built at once.
-        let (changes, out) = self
-            .pool
-            .install(|| rayon::join(|| merge_runs(layers), || assemble(outcomes, mode)));
+        let (changes, out) = self.pool.install(|| {
+            rayon::join(
+                || merge_runs(layers, self.threads),
+                || assemble(outcomes, mode),
+            )
+        });
         // Tens of thousands of small declarations are freed on an idle
         // worker instead of on the block's critical path.
         let senders = std::mem::take(&mut run.senders);
@@ -277,63 +275,6 @@ impl BlockRun<'_> {
         }
         self.outcomes[index] = Some(outcome);
     }
-}
-
-/// The first 8 bytes of a key as a big-endian number: comparing these
-/// first orders keys like comparing the bytes, without a call per compare.
-fn key_prefix(k: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    let n = k.len().min(8);
-    b[..n].copy_from_slice(&k[..n]);
-    u64::from_be_bytes(b)
-}
-
-/// Writes sorted by key, for the final merge.
-fn sorted_run(writes: Writes) -> Run {
-    let mut run: Run = writes
-        .into_iter()
-        .map(|(k, v)| (key_prefix(&k), k, v))
-        .collect();
-    // A layer's keys are distinct, so an unstable sort is exact.
-    run.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-    run
-}
-
-/// Whether a sorted layer writes `key`.
-fn run_has(run: &Run, key: &[u8]) -> bool {
-    let p = key_prefix(key);
-    run.binary_search_by(|(q, k, _)| q.cmp(&p).then_with(|| k.as_slice().cmp(key)))
-        .is_ok()
-}
-
-/// The block's changes from sorted layers, oldest first; a key in several
-/// layers takes the newest value. A linear scan of the heads: there are a
-/// few layers (one per work unit) and tens of thousands of keys.
-fn merge_runs(runs: Vec<Run>) -> Changes {
-    let total = runs.iter().map(Vec::len).sum();
-    let mut iters: Vec<_> = runs.into_iter().map(Vec::into_iter).collect();
-    let mut heads: Vec<Option<RunEntry>> = iters.iter_mut().map(Iterator::next).collect();
-    let mut out: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::with_capacity(total);
-    loop {
-        // The smallest key; of equal keys the oldest layer's first, so the
-        // newest comes last, and collecting keeps the last of equal keys.
-        let mut best: Option<(usize, (u64, &[u8]))> = None;
-        for (i, head) in heads.iter().enumerate() {
-            if let Some((p, k, _)) = head
-                && best.is_none_or(|(_, b)| (*p, k.as_slice()) < b)
-            {
-                best = Some((i, (*p, k.as_slice())));
-            }
-        }
-        let Some((i, _)) = best else {
-            break;
-        };
-        let next = iters[i].next();
-        if let Some((_, k, v)) = std::mem::replace(&mut heads[i], next) {
-            out.push((k, v));
-        }
-    }
-    out.into_iter().collect()
 }
 
 /// Whether the critical path (the largest group, or an even share per

@@ -454,33 +454,3 @@ fn absurd_thread_counts_are_refused() {
     assert!(e.is_some_and(|m| m.contains("at most 256")));
     assert!(ParallelExecutor::new(0).is_ok_and(|p| p.threads() >= 1));
 }
-
-proptest! {
-    /// Merging sorted layers gives what applying them in order would: key
-    /// order, and the newest layer's value for a key in several. Short and
-    /// shared prefixes make keys that tie on their first 8 bytes.
-    #[test]
-    fn merged_layers_equal_layers_applied_in_order(
-        layers in proptest::collection::vec(
-            proptest::collection::vec(
-                (proptest::collection::vec(0u8..3, 0..12), proptest::option::of(any::<u8>())),
-                0..20,
-            ),
-            0..6,
-        )
-    ) {
-        let mut expected = Changes::new();
-        let mut runs = Vec::new();
-        for layer in &layers {
-            let mut w = Writes::default();
-            for (k, v) in layer {
-                w.insert(k.clone(), v.map(|b| vec![b]));
-            }
-            for (k, v) in &w {
-                expected.insert(k.clone(), v.clone());
-            }
-            runs.push(sorted_run(w));
-        }
-        prop_assert_eq!(merge_runs(runs), expected);
-    }
-}
