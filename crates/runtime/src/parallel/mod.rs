@@ -222,9 +222,11 @@ impl Executor for ParallelExecutor {
         layers.append(&mut run.pending);
         let outcomes = std::mem::take(&mut run.outcomes);
         // The change set and the receipts are independent: built at once.
+        // The merge is cut finer than one range per thread, so the thread
+        // assembling receipts takes its share of ranges when it is done.
         let (changes, out) = self.pool.install(|| {
             rayon::join(
-                || merge_runs(layers, self.threads),
+                || merge_runs(layers, self.threads * 2),
                 || assemble(outcomes, mode),
             )
         });
