@@ -23,6 +23,7 @@
 //! executed on the calling thread without the parallel machinery.
 
 mod grouping;
+mod outcomes;
 mod runs;
 mod stats;
 mod views;
@@ -32,7 +33,7 @@ pub use stats::{ExecStats, ExecStatsSnapshot};
 
 use crate::boxes::keys::region_of;
 use crate::context::BlockContext;
-use crate::error::{ExecError, TxInvalid};
+use crate::error::ExecError;
 use crate::executor::{
     BlockOutput, Credits, ExecMode, Executor, ExecutorInfo, SequentialExecutor,
     apply_transaction_as, begin_block, end_block, execute_in_order,
@@ -40,12 +41,13 @@ use crate::executor::{
 use crate::overlay::{KeyHasher, Overlay};
 use crate::resources::{ResourceSet, resources_of_sender};
 use grouping::{Fingerprints, Prints, conflict_groups_par};
+use outcomes::{Outcome, Outcomes};
 use rayon::prelude::*;
 use runs::{Run, merge_runs, run_has, sorted_run};
 use std::collections::HashSet;
 use std::ops::Range;
 use umbra_storage::StateView;
-use umbra_types::{Address, Receipt, Transaction};
+use umbra_types::{Address, Transaction};
 use views::{Layered, Recorder};
 
 /// Runs shorter than this execute on one thread: the pool's hand-off costs
@@ -58,7 +60,6 @@ pub const MAX_THREADS: usize = 256;
 /// The dominance check looks at this fraction (1/N) of a block first.
 const SAMPLE_FRACTION: usize = 16;
 
-type Outcome = Result<Receipt, TxInvalid>;
 type KeySet<'a> = HashSet<&'a [u8], KeyHasher>;
 
 /// How a transaction declares what it touches, given its sender's address
@@ -181,7 +182,7 @@ impl Executor for ParallelExecutor {
         let mut run = BlockRun {
             main: Overlay::new(state),
             pending: Vec::new(),
-            outcomes: (0..txs.len()).map(|_| None).collect(),
+            outcomes: Outcomes::new(txs.len()),
             credits: Credits::default(),
             senders,
         };
@@ -203,7 +204,7 @@ impl Executor for ParallelExecutor {
                 run.settle();
                 let from = run.senders[end];
                 let r = apply_transaction_as(&mut run.main, ctx, &txs[end], from)?;
-                run.record(end, r);
+                run.record(vec![(end, r)]);
             }
             start = end + 1;
         }
@@ -220,14 +221,13 @@ impl Executor for ParallelExecutor {
         end_block(&mut run.main, &run.credits)?;
         let mut layers = vec![sorted_run(run.main.into_writes())];
         layers.append(&mut run.pending);
-        let outcomes = std::mem::take(&mut run.outcomes);
         // The change set and the receipts are independent: built at once.
         // The merge is cut finer than one range per thread, so the thread
         // assembling receipts takes its share of ranges when it is done.
         let (changes, out) = self.pool.install(|| {
             rayon::join(
                 || merge_runs(layers, self.threads * 2),
-                || assemble(outcomes, mode),
+                || run.outcomes.assemble(mode),
             )
         });
         // Tens of thousands of small declarations are freed on an idle
@@ -255,7 +255,7 @@ struct BlockRun<'a> {
     /// into it: merging costs a hash insert per key, and usually nothing
     /// runs after the parallel phase, so they go straight to the final merge.
     pending: Vec<Run>,
-    outcomes: Vec<Option<Outcome>>,
+    outcomes: Outcomes,
     credits: Credits,
     /// Each transaction's sender address, derived once when declaring.
     senders: Vec<Address>,
@@ -271,11 +271,14 @@ impl BlockRun<'_> {
         }
     }
 
-    fn record(&mut self, index: usize, outcome: Outcome) {
-        if let Ok(r) = &outcome {
-            self.credits.add(r);
+    /// Records outcomes of transactions executed on `main`, in block order.
+    fn record(&mut self, outcomes: Vec<(usize, Outcome)>) {
+        for (_, o) in &outcomes {
+            if let Ok(r) = o {
+                self.credits.add(r);
+            }
         }
-        self.outcomes[index] = Some(outcome);
+        self.outcomes.add(outcomes);
     }
 }
 
@@ -346,10 +349,12 @@ impl ParallelExecutor {
         else {
             ExecStats::bump(&self.stats.sequential_phases, 1);
             run.settle();
+            let mut outcomes = Vec::with_capacity(range.len());
             for i in range {
                 let r = apply_transaction_as(&mut run.main, ctx, &txs[i], run.senders[i])?;
-                run.record(i, r);
+                outcomes.push((i, r));
             }
+            run.record(outcomes);
             return Ok(true);
         };
         ExecStats::bump(&self.stats.parallel_phases, 1);
@@ -383,9 +388,7 @@ impl ParallelExecutor {
                 } => {
                     run.pending.push(changes);
                     run.credits.merge(credits);
-                    for (i, o) in outcomes {
-                        run.outcomes[i] = Some(o);
-                    }
+                    run.outcomes.add(outcomes);
                 }
                 UnitResult::Strayed => {
                     ExecStats::bump(&self.stats.strayed_units, 1);
@@ -457,9 +460,7 @@ impl ParallelExecutor {
             return Ok(false);
         }
         run.main.absorb(writes);
-        for (i, o) in outcomes {
-            run.record(i, o);
-        }
+        run.record(outcomes);
         Ok(true)
     }
 }
@@ -500,32 +501,6 @@ fn run_unit(
         outcomes,
         credits,
     }
-}
-
-/// Turns per-transaction outcomes into the block output, exactly as the
-/// sequential executor reports them: block order, and in `Import` mode the
-/// first invalid transaction fails the block.
-/// The caller adds the changes.
-fn assemble(outcomes: Vec<Option<Outcome>>, mode: ExecMode) -> Result<BlockOutput, ExecError> {
-    let mut out = BlockOutput::default();
-    for (index, o) in outcomes.into_iter().enumerate() {
-        match o {
-            Some(Ok(receipt)) => {
-                out.included.push(index);
-                out.receipts.push(receipt);
-            }
-            Some(Err(reason)) => match mode {
-                ExecMode::Import => return Err(ExecError::InvalidTx { index, reason }),
-                ExecMode::Produce => out.rejected.push((index, reason)),
-            },
-            None => {
-                return Err(ExecError::Internal(format!(
-                    "transaction {index} was never executed"
-                )));
-            }
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
