@@ -3,7 +3,6 @@
 
 use crate::overlay::KeyHasher;
 use crate::resources::ResourceSet;
-use rayon::prelude::*;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::collections::HashMap;
@@ -170,61 +169,27 @@ pub fn conflict_groups(declared: &[ResourceSet]) -> Groups {
 /// [`conflict_groups`] with each declaration's fingerprints already taken
 /// by `f`.
 pub fn conflict_groups_of(declared: &[ResourceSet], prints: &[Prints], f: &Fingerprints) -> Groups {
-    groups_from_links(declared.len(), links_in_part(declared, prints, f, 0, 1))
+    groups_from_links(declared.len(), links(declared, prints, f))
 }
 
-/// [`conflict_groups_of`] with the key space cut into `parts` by
-/// fingerprint, each part's keys matched on the current rayon pool. A key
-/// falls in exactly one part, so the parts together find every pair of
-/// transactions sharing a key; union-find then joins them in one pass.
-pub fn conflict_groups_par(
-    declared: &[ResourceSet],
-    prints: &[Prints],
-    f: &Fingerprints,
-    parts: usize,
-) -> Groups {
-    let parts = parts.max(1);
-    let links: Vec<Vec<(u32, u32)>> = (0..parts)
-        .into_par_iter()
-        .map(|part| links_in_part(declared, prints, f, part, parts))
-        .collect();
-    groups_from_links(declared.len(), links.into_iter().flatten())
-}
-
-/// Pairs of transactions that must share a group because of a key in
-/// fingerprint part `part` of `parts`: each later writer or reader of a
-/// written key with its first writer.
-fn links_in_part(
-    declared: &[ResourceSet],
-    prints: &[Prints],
-    f: &Fingerprints,
-    part: usize,
-    parts: usize,
-) -> Vec<(u32, u32)> {
-    // The part is taken from bits the map does not bucket by (it uses the
-    // low bits and the top seven), so each part's map stays evenly spread.
-    let mine = |fp: u64| (fp >> 32) as usize % parts == part;
+/// Pairs of transactions that must share a group: each later writer or
+/// reader of a written key with its first writer.
+fn links(declared: &[ResourceSet], prints: &[Prints], f: &Fingerprints) -> Vec<(u32, u32)> {
     let n = declared.len();
     let mut links = Vec::new();
     let mut writer: HashMap<u64, u32, BuildHasherDefault<PassThrough>> =
-        HashMap::with_capacity_and_hasher(n * 2 / parts, Default::default());
+        HashMap::with_capacity_and_hasher(n * 2, Default::default());
     for (i, (rs, p)) in declared.iter().zip(prints).enumerate() {
-        f.each(rs, p, true, |w| {
-            if mine(w) {
-                match writer.entry(w) {
-                    Entry::Occupied(e) => links.push((i as u32, *e.get())),
-                    Entry::Vacant(e) => {
-                        e.insert(i as u32);
-                    }
-                }
+        f.each(rs, p, true, |w| match writer.entry(w) {
+            Entry::Occupied(e) => links.push((i as u32, *e.get())),
+            Entry::Vacant(e) => {
+                e.insert(i as u32);
             }
         });
     }
     for (i, (rs, p)) in declared.iter().zip(prints).enumerate() {
         f.each(rs, p, false, |r| {
-            if mine(r)
-                && let Some(&j) = writer.get(&r)
-            {
+            if let Some(&j) = writer.get(&r) {
                 links.push((i as u32, j));
             }
         });
@@ -263,25 +228,81 @@ fn groups_from_links(n: usize, links: impl IntoIterator<Item = (u32, u32)>) -> G
 /// transactions (positions in the run) in block order. One unit runs on one
 /// thread with one overlay, so thousands of one-transaction groups do not
 /// each pay for their own; a group is never split.
+///
+/// One-transaction groups, which are most groups in most blocks, come last
+/// in that order, each onto the least loaded unit: that is filling the units
+/// up to a common level, computed at once instead of with a heap operation
+/// per transaction. They are handed out in block order, so a unit's
+/// transactions are mostly neighbours in the block.
 pub fn pack(groups: &Groups, units: usize) -> Vec<Vec<usize>> {
     let units = units.min(groups.sizes.len()).max(1);
-    let mut order: Vec<usize> = (0..groups.sizes.len()).collect();
-    order.sort_by_key(|&g| (Reverse(groups.sizes[g]), g));
-    let mut load: BinaryHeap<Reverse<(usize, usize)>> =
+    let mut large: Vec<usize> = (0..groups.sizes.len())
+        .filter(|&g| groups.sizes[g] > 1)
+        .collect();
+    large.sort_by_key(|&g| (Reverse(groups.sizes[g]), g));
+    let mut heap: BinaryHeap<Reverse<(usize, usize)>> =
         (0..units).map(|u| Reverse((0, u))).collect();
-    let mut unit_of_group = vec![0u32; groups.sizes.len()];
-    for g in order {
-        if let Some(Reverse((l, u))) = load.pop() {
+    let mut unit_of_group = vec![u32::MAX; groups.sizes.len()];
+    for g in large {
+        if let Some(Reverse((l, u))) = heap.pop() {
             unit_of_group[g] = u as u32;
-            load.push(Reverse((l + groups.sizes[g] as usize, u)));
+            heap.push(Reverse((l + groups.sizes[g] as usize, u)));
+        }
+    }
+    let mut load = vec![0usize; units];
+    for Reverse((l, u)) in heap {
+        load[u] = l;
+    }
+    let singles = groups.sizes.iter().filter(|&&s| s == 1).count();
+    let mut quota = fill_to_level(&load, singles).into_iter().enumerate();
+    let mut current = quota.next();
+    for (g, &size) in groups.sizes.iter().enumerate() {
+        if size != 1 {
+            continue;
+        }
+        while let Some((_, 0)) = current {
+            current = quota.next();
+        }
+        if let Some((u, left)) = current.as_mut() {
+            unit_of_group[g] = *u as u32;
+            *left -= 1;
         }
     }
     let mut out: Vec<Vec<usize>> = vec![Vec::new(); units];
     for (i, &g) in groups.of_tx.iter().enumerate() {
-        out[unit_of_group[g as usize] as usize].push(i);
+        if let Some(unit) = out.get_mut(unit_of_group[g as usize] as usize) {
+            unit.push(i);
+        }
     }
     out.retain(|u| !u.is_empty());
     out
+}
+
+/// How many of `items` unit-sized items each unit gets when every item goes
+/// onto the least loaded unit (ties to the lower index): all units are
+/// raised to one level, and the units at it, lowest index first, take what
+/// is left over.
+fn fill_to_level(load: &[usize], items: usize) -> Vec<usize> {
+    let below = |level: usize| -> usize { load.iter().map(|&l| level.saturating_sub(l)).sum() };
+    // The highest level the items raise every unit below it to.
+    let (mut lo, mut hi) = (0, load.iter().copied().max().unwrap_or(0) + items);
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if below(mid) <= items {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let mut quota: Vec<usize> = load.iter().map(|&l| lo.saturating_sub(l)).collect();
+    let mut left = items - below(lo);
+    for (q, &l) in quota.iter_mut().zip(load) {
+        if left > 0 && l + *q == lo {
+            *q += 1;
+            left -= 1;
+        }
+    }
+    quota
 }
 
 #[cfg(test)]
@@ -296,6 +317,30 @@ mod tests {
             deltas: &[crate::resources::Delta::RewardPool],
             parallel: true,
         }
+    }
+
+    /// Unit sizes (ascending, empty units left out) of the plain greedy
+    /// packing: every group, largest first, onto the least loaded unit.
+    fn lpt_loads(g: &Groups, units: usize) -> Vec<usize> {
+        let units = units.min(g.sizes.len()).max(1);
+        let mut order: Vec<usize> = (0..g.sizes.len()).collect();
+        order.sort_by_key(|&x| (Reverse(g.sizes[x]), x));
+        let mut load = vec![0usize; units];
+        for x in order {
+            let u = (0..units).min_by_key(|&u| (load[u], u)).unwrap_or(0);
+            load[u] += g.sizes[x] as usize;
+        }
+        let mut loads: Vec<usize> = load.into_iter().filter(|&l| l > 0).collect();
+        loads.sort_unstable();
+        loads
+    }
+
+    #[test]
+    fn fill_to_level_tops_up_the_lowest_first() {
+        assert_eq!(fill_to_level(&[0, 0, 0], 7), [3, 2, 2]);
+        assert_eq!(fill_to_level(&[5, 0, 2], 4), [0, 3, 1]);
+        assert_eq!(fill_to_level(&[5, 0, 2], 9), [1, 5, 3]);
+        assert_eq!(fill_to_level(&[4, 4], 0), [0, 0]);
     }
 
     #[test]
@@ -313,21 +358,6 @@ mod tests {
     }
 
     proptest! {
-        // Cutting the key space into parts finds the same groups as one
-        // pass over it, for any number of parts.
-        #[test]
-        fn parts_find_the_same_groups(sets in proptest::collection::vec(
-            (proptest::collection::vec(0u8..20, 0..4), proptest::collection::vec(0u8..20, 0..7)), 0..60),
-            parts in 1usize..6,
-        ) {
-            let d: Vec<ResourceSet> = sets.iter().map(|(r, w)| rs(r, w)).collect();
-            let f = Fingerprints::default();
-            let prints: Vec<Prints> = d.iter().map(|x| f.of(x)).collect();
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-            let par = pool.install(|| conflict_groups_par(&d, &prints, &f, parts));
-            prop_assert_eq!(par, conflict_groups_of(&d, &prints, &f));
-        }
-
         // Two transactions in different groups never share a key that either
         // writes; packing keeps every transaction exactly once, in order
         // within its unit, and never splits a group. Some declarations have
@@ -363,6 +393,9 @@ mod tests {
                 }
             }
             prop_assert_eq!(packed.iter().map(Vec::len).sum::<usize>(), d.len());
+            let mut loads: Vec<usize> = packed.iter().map(Vec::len).collect();
+            loads.sort_unstable();
+            prop_assert_eq!(loads, lpt_loads(&g, units));
         }
     }
 }
