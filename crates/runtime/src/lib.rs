@@ -23,6 +23,7 @@ pub mod overlay;
 pub mod parallel;
 pub mod params;
 pub mod resources;
+mod sorted_run;
 pub mod storage;
 pub mod token;
 pub mod validate;

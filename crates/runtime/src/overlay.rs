@@ -11,6 +11,7 @@ use crate::account::Account;
 use crate::error::ExecError;
 use crate::keys;
 use crate::resources::ResourceSet;
+use crate::sorted_run::sorted_run;
 use std::cell::Cell;
 use umbra_storage::{StateView, StorageError};
 use umbra_types::{Address, decode_bounded, encode};
@@ -109,8 +110,12 @@ impl<'a> Overlay<'a> {
 
     /// The writes in key order, as a block's state changes.
     pub fn into_changes(self) -> Changes {
-        // A map's keys are distinct.
-        Changes::from_distinct(self.writes.into_iter().collect())
+        Changes::from_sorted(
+            sorted_run(self.writes)
+                .into_iter()
+                .map(|(_, k, v)| (k, v))
+                .collect(),
+        )
     }
 
     pub fn writes(&self) -> &Writes {

@@ -14,6 +14,8 @@
 //! - a bounded in-memory cache of the newest value of recently used state
 //!   keys at the head (`head_cache`), so block execution and the commit do
 //!   not seek RocksDB for every key; RocksDB stays the truth;
+//! - [`ChangeSet`], a block's state changes sorted by key, which
+//!   [`Store::prepare_state`] turns into a new root;
 //! - [`MemState`], an in-memory [`StateView`] for unit tests of other crates.
 //!
 //! Must not: contain business logic. It does not execute or validate

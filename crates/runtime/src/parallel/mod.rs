@@ -40,10 +40,11 @@ use crate::executor::{
 };
 use crate::overlay::{KeyHasher, Overlay};
 use crate::resources::{ResourceSet, resources_of_sender};
+use crate::sorted_run::{Run, run_has, sorted_run};
 use grouping::{Fingerprints, Prints, conflict_groups_of};
 use outcomes::{Outcome, Outcomes};
 use rayon::prelude::*;
-use runs::{Run, merge_runs, run_has, sorted_run};
+use runs::merge_runs;
 use std::collections::HashSet;
 use std::ops::Range;
 use umbra_storage::StateView;

@@ -6,43 +6,9 @@
 //! critical path, a serial merge of 40,000 keys cost about a millisecond.
 
 use crate::Changes;
-use crate::overlay::Writes;
+use crate::sorted_run::{Run, RunEntry, order};
 use rayon::prelude::*;
 use umbra_storage::Change;
-
-/// A layer of writes sorted by key, each with its [`key_prefix`].
-pub(super) type Run = Vec<RunEntry>;
-pub(super) type RunEntry = (u64, Vec<u8>, Option<Vec<u8>>);
-
-/// The first 8 bytes of a key as a big-endian number: comparing these
-/// first orders keys like comparing the bytes, without a call per compare.
-fn key_prefix(k: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    let n = k.len().min(8);
-    b[..n].copy_from_slice(&k[..n]);
-    u64::from_be_bytes(b)
-}
-
-fn order(e: &RunEntry) -> (u64, &[u8]) {
-    (e.0, e.1.as_slice())
-}
-
-/// Writes sorted by key, for the final merge.
-pub(super) fn sorted_run(writes: Writes) -> Run {
-    let mut run: Run = writes
-        .into_iter()
-        .map(|(k, v)| (key_prefix(&k), k, v))
-        .collect();
-    // A layer's keys are distinct, so an unstable sort is exact.
-    run.sort_unstable_by(|a, b| order(a).cmp(&order(b)));
-    run
-}
-
-/// Whether a sorted layer writes `key`.
-pub(super) fn run_has(run: &Run, key: &[u8]) -> bool {
-    let at = (key_prefix(key), key);
-    run.binary_search_by(|e| order(e).cmp(&at)).is_ok()
-}
 
 /// The block's changes from sorted layers, oldest first; a key in several
 /// layers takes the newest value. The key space is cut into `parts` ranges
@@ -119,6 +85,8 @@ fn merge_slices(mut slices: Vec<&mut [RunEntry]>) -> Vec<Change> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::overlay::Writes;
+    use crate::sorted_run::sorted_run;
     use proptest::prelude::*;
 
     proptest! {
@@ -148,21 +116,6 @@ mod tests {
                 runs.push(sorted_run(w));
             }
             prop_assert_eq!(merge_runs(runs, parts), expected);
-        }
-    }
-
-    #[test]
-    fn a_layer_has_exactly_its_keys() {
-        let mut w = Writes::default();
-        for k in [&b"abcdefghij"[..], b"abc", b"", b"abcdefgh"] {
-            w.insert(k.to_vec(), None);
-        }
-        let run = sorted_run(w);
-        for k in [&b"abcdefghij"[..], b"abc", b"", b"abcdefgh"] {
-            assert!(run_has(&run, k), "{k:?}");
-        }
-        for k in [&b"abcdefghi"[..], b"ab", b"abcdefgh\0"] {
-            assert!(!run_has(&run, k), "{k:?}");
         }
     }
 }
