@@ -53,7 +53,9 @@ impl ChangeSet {
         self.position(key).ok().map(|i| &self.0[i].1)
     }
 
-    /// Sets the change of `key`, returning the one it replaces.
+    /// Sets the change of `key`, returning the one it replaces. It moves
+    /// every later entry, so it is for adding a few keys to a built set (the
+    /// chain adds one a block); build a large set with `collect`.
     pub fn insert(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) -> Option<Option<Vec<u8>>> {
         match self.position(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
